@@ -1,0 +1,3 @@
+"""Vigil: open live face recognition."""
+
+__version__ = "0.1.0"

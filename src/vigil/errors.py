@@ -1,0 +1,39 @@
+"""One exception hierarchy for Vigil. Every error carries a sentence a person can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class VigilError(Exception):
+    """Base of every error Vigil raises on purpose."""
+
+
+class ConfigError(VigilError):
+    """The configuration is wrong (unknown key, value out of bounds, unreadable file)."""
+
+
+class ModelError(VigilError):
+    """A model file is missing, corrupt, or does not match its expected hash."""
+
+
+class SourceError(VigilError):
+    """A video source cannot be opened or broke while reading."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class BadInput(VigilError):
+    """An input file or value was rejected (not an image, too large, no face, several faces...)."""
+
+    def __init__(self, what: str | Path, reason: str) -> None:
+        super().__init__(f"{what}: {reason}")
+        self.what = str(what)
+        self.reason = reason
+
+
+class NotFound(VigilError):
+    """Something asked for by name or id does not exist."""
