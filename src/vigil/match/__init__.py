@@ -1,0 +1,1 @@
+"""Stage 6: vector index backends, watchlists, open-set per-track decisions."""

@@ -1,0 +1,41 @@
+"""Per-track identification: one decision per track, from the mean of its embedded best shots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vigil.config import MatchConfig
+from vigil.match.decide import decide
+from vigil.match.watchlist import Watchlist, weighted_mean
+from vigil.types import Decision, FloatArray
+
+
+@dataclass
+class _Shots:
+    vectors: list[FloatArray] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+
+
+class TrackIdentifier:
+    """Aggregates a track's shot vectors (quality-weighted mean) and decides against a watchlist.
+
+    Averaging the unit vectors of several views of one face cancels much of what differs between
+    frames (pose, blur, light) and keeps what is the person's; the decision is re-taken as each new best
+    shot arrives, so an early alert can be confirmed or withdrawn by later, better shots.
+    """
+
+    def __init__(self, watchlist: Watchlist, config: MatchConfig) -> None:
+        self._watchlist = watchlist
+        self._config = config
+        self._tracks: dict[int, _Shots] = {}
+
+    def observe(self, track_id: int, vectors: FloatArray, weights: list[float]) -> Decision:
+        shots = self._tracks.setdefault(track_id, _Shots())
+        shots.vectors.extend(vectors)
+        shots.weights.extend(weights)
+        probe = weighted_mean(shots.vectors, shots.weights)
+        ranked = self._watchlist.search(probe[None], k=2)[0]
+        return decide(ranked, self._config.threshold, self._config.min_margin, len(shots.vectors))
+
+    def forget(self, track_id: int) -> None:
+        self._tracks.pop(track_id, None)
