@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import jpeg_with_size, write_png_bomb
+from vigil.app import Engine, build_engine
+from vigil.config import VigilConfig
+
 REPO = Path(__file__).resolve().parent.parent
+LFW_PERSON = "George_W_Bush"
 
 
 def _data_dir() -> Path:
@@ -40,3 +46,45 @@ def hamilton_clip(test_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def refs(test_data: Path) -> Path:
     return test_data / "refs"
+
+
+@pytest.fixture(scope="session")
+def lfw_images(test_data: Path) -> Path:
+    path = test_data / "lfw" / "images"
+    if not path.is_dir():
+        pytest.skip(f"LFW images not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine(model_dir: Path) -> Engine:
+    """The default engine (YuNet, dlib ResNet with flip), built once per test session."""
+    return build_engine(VigilConfig(model_dir=model_dir))
+
+
+@pytest.fixture(scope="session")
+def lfw_photos(test_data: Path) -> list[Path]:
+    """Six real 250 × 250 LFW photos of one person."""
+    return [test_data / "lfw" / "images" / LFW_PERSON / f"{LFW_PERSON}_{i:04d}.jpg" for i in range(1, 7)]
+
+
+@pytest.fixture(scope="session")
+def make_png_bomb() -> Callable[[Path, int, int], None]:
+    """The PNG bomb writer, for tests that need other sizes."""
+    return write_png_bomb
+
+
+@pytest.fixture(scope="session")
+def png_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small PNG file declaring (and genuinely holding) 20,000 × 20,000 pixels."""
+    path = tmp_path_factory.mktemp("bombs") / "bomb.png"
+    write_png_bomb(path, 20_000, 20_000)
+    return path
+
+
+@pytest.fixture(scope="session")
+def jpeg_bomb(lfw_photos: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real LFW JPEG whose header claims 20,000 × 20,000 pixels."""
+    path = tmp_path_factory.mktemp("bombs") / "bomb.jpg"
+    path.write_bytes(jpeg_with_size(lfw_photos[0].read_bytes(), 20_000, 20_000))
+    return path

@@ -104,7 +104,9 @@ class FaceDetections:
     def filter(self, mask: BoolArray | IntArray) -> FaceDetections:
         """Rows selected by a boolean mask or an index array."""
         return FaceDetections(
-            xyxy=self.xyxy[mask], score=self.score[mask], landmarks=self.landmarks[mask],
+            xyxy=self.xyxy[mask],
+            score=self.score[mask],
+            landmarks=self.landmarks[mask],
             track_id=self.track_id[mask],
         )
 
@@ -118,7 +120,7 @@ class FaceDetections:
 
     @property
     def has_landmarks(self) -> BoolArray:
-        return ~np.isnan(self.landmarks).any(axis=(1, 2))
+        return np.asarray(~np.isnan(self.landmarks).any(axis=(1, 2)), dtype=np.bool_)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +193,7 @@ class FaceShot:
 
     def face_crop(self) -> Image:
         """The face box itself (no margin), for display and saving."""
-        x1, y1, x2, y2 = (int(round(v)) for v in self.xyxy_in_patch)
+        x1, y1, x2, y2 = (round(float(v)) for v in self.xyxy_in_patch)
         h, w = self.patch.shape[:2]
         return self.patch[max(0, y1) : min(h, y2), max(0, x1) : min(w, x2)]
 
@@ -224,14 +226,16 @@ class Decision:
 
     Attributes:
         identity: the matched identity, or None for "unknown".
-        score: similarity of the best identity (aggregated over the track's shots).
+        candidate: the closest identity whether or not it was accepted (None for an empty watchlist).
+        score: similarity of the closest identity (for a track: of the mean of its embedded shots).
         margin: score minus the runner-up identity's score (the full score if there is no runner-up).
-        runner_up: the second-best identity, if any.
+        runner_up: the second-closest identity, if any.
         threshold: the threshold the decision was taken against.
         n_shots: how many embedded shots the decision is based on.
     """
 
     identity: str | None
+    candidate: str | None
     score: float
     margin: float
     runner_up: str | None

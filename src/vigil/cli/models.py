@@ -55,7 +55,7 @@ ModelDirOption = Annotated[
 def list_models(config: ConfigOption = None, model_dir: ModelDirOption = None) -> None:
     """Show each model, where it was found (or "missing"), and whether its hash was verified."""
     out = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     configured = model_dir
     if configured is None and config is not None:
         try:
@@ -128,7 +128,7 @@ def fetch(
 ) -> None:
     """Download the YuNet face detector, check its sha256, and put it in place."""
     out = Console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     folder = dest if dest is not None else user_model_dir()
     with Progress(
         TextColumn("{task.description}"),

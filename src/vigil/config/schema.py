@@ -20,7 +20,9 @@ class IngestConfig(_Strict):
     )
     max_image_bytes: int = Field(50_000_000, ge=1, description="Largest still image file accepted, in bytes.")
     open_timeout_s: float = Field(10.0, gt=0, le=300, description="Time-out for opening a stream, seconds.")
-    read_timeout_s: float = Field(10.0, gt=0, le=300, description="Time-out for one read on a stream, seconds.")
+    read_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="Time-out for one read on a stream, seconds."
+    )
 
 
 class YuNetConfig(_Strict):
@@ -29,7 +31,9 @@ class YuNetConfig(_Strict):
     type: Literal["yunet"] = "yunet"
     score_threshold: float = Field(0.7, ge=0.0, le=1.0, description="Minimum detector score to keep a face.")
     nms_threshold: float = Field(0.3, ge=0.0, le=1.0, description="IoU above which overlapping boxes merge.")
-    min_face_px: int = Field(20, ge=8, le=4096, description="Faces whose shorter side is smaller are dropped.")
+    min_face_px: int = Field(
+        20, ge=8, le=4096, description="Faces whose shorter side is smaller are dropped."
+    )
     max_input_side: int = Field(
         1280, ge=160, le=4096, description="Frames are downscaled so their longer side is at most this."
     )
@@ -41,7 +45,9 @@ class HogConfig(_Strict):
     type: Literal["hog"] = "hog"
     upsample: int = Field(1, ge=0, le=3, description="Times the image is upsampled to find small faces.")
     score_threshold: float = Field(0.0, ge=-1.0, le=3.0, description="Minimum HOG SVM score to keep a face.")
-    min_face_px: int = Field(20, ge=8, le=4096, description="Faces whose shorter side is smaller are dropped.")
+    min_face_px: int = Field(
+        20, ge=8, le=4096, description="Faces whose shorter side is smaller are dropped."
+    )
 
 
 DetectorConfig = Annotated[YuNetConfig | HogConfig, Field(discriminator="type")]
@@ -51,7 +57,10 @@ class TrackerConfig(_Strict):
     """The multi-face tracker (identity over time inside one camera)."""
 
     iou_threshold: float = Field(
-        0.2, ge=0.0, le=1.0, description="Least IoU between a predicted track box and a detection to link them."
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Least IoU between a predicted track box and a detection to link them.",
     )
     max_missed_ms: int = Field(
         800, ge=0, le=60_000, description="A track unseen for longer than this ends (the person left)."
@@ -63,11 +72,26 @@ class BestShotConfig(_Strict):
     """Which crops of a track are worth embedding."""
 
     max_shots: int = Field(3, ge=1, le=50, description="At most this many shots are embedded per track (K).")
-    min_quality: float = Field(0.35, ge=0.0, le=1.0, description="Shots below this total quality are ignored.")
+    min_quality: float = Field(
+        0.35, ge=0.0, le=1.0, description="Shots below this total quality are ignored."
+    )
     improve_by: float = Field(
         0.08, ge=0.0, le=1.0, description="A later shot is embedded only if it beats the best so far by this."
     )
     min_face_px: int = Field(32, ge=8, le=4096, description="Shots smaller than this are never embedded.")
+    min_sharpness: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="Shots blurrier or darker than this are never embedded (see quality).",
+    )
+    refresh_ms: int = Field(
+        1000,
+        ge=0,
+        le=600_000,
+        description="Once this long after the last embedded shot, a shot nearly as good (within improve_by "
+        "of the best) is embedded too, so a long track is judged on views spread over time.",
+    )
 
 
 class EmbedConfig(_Strict):
@@ -82,7 +106,10 @@ class MatchConfig(_Strict):
     """Open-set identification against a watchlist."""
 
     threshold: float = Field(
-        0.9, ge=-1.0, le=1.0, description="Least cosine similarity for an identification (see docs/accuracy.md)."
+        0.9,
+        ge=-1.0,
+        le=1.0,
+        description="Least cosine similarity for an identification (see docs/accuracy.md).",
     )
     min_margin: float = Field(
         0.0, ge=0.0, le=2.0, description="Least lead over the runner-up identity for an identification."
@@ -94,6 +121,13 @@ class PipelineConfig(_Strict):
 
     detect_every: int = Field(
         3, ge=1, le=60, description="Run the detector on every Nth frame; the tracker predicts in between."
+    )
+    scene_cut_diff: float = Field(
+        20.0,
+        ge=0.0,
+        le=255.0,
+        description="Mean grey-level change between consecutive frames (on a 32×18 thumbnail) taken as a "
+        "cut in edited video: every track ends there. 0 turns cut detection off.",
     )
 
 

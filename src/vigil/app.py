@@ -1,0 +1,61 @@
+"""The composition root: every long-lived object is built here from a config, nowhere else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+
+from vigil.bestshot import BestShotSelector
+from vigil.config import VigilConfig
+from vigil.detect import Detector, build_detector
+from vigil.detect.align import BOX_SHAPES, FaceAligner, Landmarker
+from vigil.embed.base import Embedder
+from vigil.embed.dlib_resnet import DlibResNetEmbedder
+from vigil.embed.stills import StillEncoder
+from vigil.match.track import TrackIdentifier
+from vigil.match.watchlist import Watchlist
+from vigil.models import dlib_model_paths
+from vigil.runtime.pipeline import SourcePipeline
+from vigil.track import IouTracker
+from vigil.track.cuts import SceneCutDetector
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The recognition engine's shared, stateless-per-frame parts (models are loaded once)."""
+
+    config: VigilConfig
+    detector: Detector
+    aligner: FaceAligner
+    embedder: Embedder
+    stills: StillEncoder
+
+    def new_watchlist(self) -> Watchlist:
+        return Watchlist(model_id=self.embedder.model_id, dim=self.embedder.dim)
+
+    def pipeline(self, source_id: str, watchlist: Watchlist) -> SourcePipeline:
+        """Fresh per-source state (tracker, selector, track decisions) over the shared models."""
+        cfg = self.config
+        return SourcePipeline(
+            source_id=source_id,
+            detector=self.detector,
+            aligner=self.aligner,
+            embedder=self.embedder,
+            tracker=IouTracker(cfg.tracker),
+            selector=BestShotSelector(cfg.bestshot),
+            identifier=TrackIdentifier(watchlist, cfg.match),
+            detect_every=cfg.pipeline.detect_every,
+            cuts=SceneCutDetector(cfg.pipeline.scene_cut_diff),
+        )
+
+
+def build_engine(config: VigilConfig) -> Engine:
+    """Load the models named by ``config`` and wire the stages."""
+    # OpenCV's DNN warns about compute targets on every net it loads; Vigil logs what matters itself.
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    detector = build_detector(config.detector, config.model_dir)
+    dlib_models = dlib_model_paths()
+    aligner = FaceAligner(Landmarker(dlib_models.shape_predictor_5), BOX_SHAPES[detector.name])
+    embedder = DlibResNetEmbedder(dlib_models.resnet, flip=config.embed.flip)
+    return Engine(config, detector, aligner, embedder, StillEncoder(detector, aligner, embedder))

@@ -1,0 +1,212 @@
+"""`vigil scan`: identify watchlisted people in video files and streams, one line per track."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import cv2
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from vigil.annotate import FrameBoxes, write_annotated
+from vigil.app import Engine, build_engine
+from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.errors import BadInput, SourceError, VigilError
+from vigil.ingest import open_source
+from vigil.match.folder import enrol_folder
+from vigil.match.watchlist import Watchlist
+from vigil.types import Decision, EventKind, FaceEvent
+
+log = logging.getLogger(__name__)
+console = Console(stderr=True, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackLine:
+    """What `vigil scan` reports for one track."""
+
+    source: str
+    track_id: int
+    start_ms: int
+    end_ms: int
+    decision: Decision | None
+    crop: Path | None
+
+    def as_json(self) -> dict[str, object]:
+        d = self.decision
+        return {
+            "source": self.source,
+            "track": self.track_id,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "identity": d.identity if d else None,
+            "candidate": d.candidate if d else None,
+            "score": round(d.score, 4) if d else None,
+            "margin": round(d.margin, 4) if d else None,
+            "runner_up": d.runner_up if d else None,
+            "threshold": d.threshold if d else None,
+            "shots": d.n_shots if d else 0,
+            "crop": str(self.crop) if self.crop else None,
+        }
+
+    def as_text(self) -> str:
+        d = self.decision
+        who = d.label if d else "unknown (no usable shot)"
+        score = f"score {d.score:.3f} margin {d.margin:.3f}" if d else "score -     margin -"
+        span = f"{_clock(self.start_ms)}-{_clock(self.end_ms)}"
+        return f"{self.source}  #{self.track_id:<3d} {span}  {who:<24s} {score}  {self.crop or '-'}"
+
+
+def _clock(ms: int) -> str:
+    s, ms = divmod(ms, 1000)
+    m, s = divmod(s, 60)
+    return f"{m:02d}:{s:02d}.{ms:03d}"
+
+
+def _save_crop(event: FaceEvent, crops: Path) -> Path | None:
+    if event.best_shot is None:
+        return None
+    crops.mkdir(parents=True, exist_ok=True)
+    path = crops / f"{event.source_id}_t{event.track_id:04d}_{event.best_shot.t_ms:07d}ms.jpg"
+    if not cv2.imwrite(str(path), event.best_shot.face_crop()):
+        log.warning("could not write crop %s", path)
+        return None
+    return path
+
+
+def _build_watchlist(engine: Engine, folder: Path) -> Watchlist:
+    with Progress(
+        TextColumn("enrolling watchlist"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("enrol", total=None)
+        result = enrol_folder(
+            folder,
+            engine.new_watchlist(),
+            engine.stills,
+            engine.config.ingest,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    for problem in result.problems:
+        console.print(f"[yellow]skipped[/] {problem}")
+    wl = result.watchlist
+    if not wl.identities:
+        raise BadInput(folder, "no usable photo in the watchlist: nobody to look for")
+    console.print(
+        f"watchlist: {len(wl.identities)} people from {result.photos_used} photos "
+        f"(threshold {engine.config.match.threshold:.3f}, model {wl.model_id})"
+    )
+    return wl
+
+
+def _scan_one(
+    engine: Engine, watchlist: Watchlist, spec: str, crops: Path, jsonl: TextIO | None, annotate: Path | None
+) -> list[TrackLine]:
+    source = open_source(spec, engine.config.ingest)
+    pipeline = engine.pipeline(source.source_id, watchlist)
+    lines: list[TrackLine] = []
+    boxes: list[FrameBoxes] = []
+
+    def report(events: list[FaceEvent]) -> None:
+        for ev in events:
+            if ev.kind is EventKind.END:
+                line = TrackLine(
+                    ev.source_id, ev.track_id, ev.start_ms, ev.end_ms, ev.decision, _save_crop(ev, crops)
+                )
+                lines.append(line)
+                out_console.print(line.as_text(), markup=False)
+                if jsonl is not None:
+                    jsonl.write(json.dumps(line.as_json()) + "\n")
+                    jsonl.flush()
+
+    try:
+        with Progress(
+            TextColumn(f"[bold]{source.source_id}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("scan", total=source.length)
+            for frame in source.frames():
+                result = pipeline.process(frame)
+                if annotate is not None and len(result.step.faces):
+                    boxes.append(FrameBoxes(frame.index, result.step.faces))
+                report(result.events)
+                bar.advance(task)
+    finally:
+        report(pipeline.finish())
+        source.close()
+    if annotate is not None:
+        _annotate(engine, spec, boxes, lines, annotate)
+    return lines
+
+
+def _annotate(engine: Engine, spec: str, boxes: list[FrameBoxes], lines: list[TrackLine], out: Path) -> None:
+    decisions = {line.track_id: line.decision for line in lines}
+    source = open_source(spec, engine.config.ingest)
+    try:
+        fps = source.fps or 25.0
+        n = write_annotated(source.frames(), boxes, decisions, out, fps)
+    finally:
+        source.close()
+    console.print(f"annotated video: {out} ({n} frames)")
+
+
+def scan(
+    videos: Annotated[list[str], typer.Argument(help="Video files, image folders or stream URLs.")],
+    watchlist: Annotated[Path, typer.Option("--watchlist", "-w", help="Folder of <name>/<photo> files.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write one JSON line per track here.")
+    ] = None,
+    annotate: Annotated[
+        Path | None, typer.Option("--annotate", help="Write the video with boxes and names (.mp4).")
+    ] = None,
+    crops: Annotated[Path, typer.Option("--crops", help="Folder for best-shot crops.")] = Path("vigil-crops"),
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Override the match threshold (cosine similarity).")
+    ] = None,
+    detect_every: Annotated[
+        int | None, typer.Option("--detect-every", min=1, max=60, help="Run detection on every Nth frame.")
+    ] = None,
+    config: ConfigOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Find and identify watchlisted people in videos: one line per track (who, when, how sure)."""
+    overrides: dict[str, dict[str, object]] = {}
+    if threshold is not None:
+        overrides["match"] = {"threshold": threshold}
+    if detect_every is not None:
+        overrides["pipeline"] = {"detect_every": detect_every}
+    cfg = load_cli_config(config, model_dir, overrides)
+    if annotate is not None and len(videos) > 1:
+        raise typer.BadParameter("--annotate takes one input video", param_hint="--annotate")
+    try:
+        engine = build_engine(cfg)
+        wl = _build_watchlist(engine, watchlist)
+    except VigilError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    processed = 0
+    jsonl = out.open("w", encoding="utf-8") if out is not None else None
+    try:
+        for spec in videos:
+            try:
+                _scan_one(engine, wl, spec, crops, jsonl, annotate)
+                processed += 1
+            except (SourceError, BadInput) as exc:
+                console.print(f"[red]error:[/] {exc}")
+    finally:
+        if jsonl is not None:
+            jsonl.close()
+    if processed == 0:
+        console.print("[red]nothing could be processed[/]")
+        raise typer.Exit(1)
+    if processed < len(videos):
+        console.print(f"[yellow]{len(videos) - processed} of {len(videos)} inputs failed; see above[/]")

@@ -1,0 +1,1 @@
+"""Measuring Vigil: accuracy protocols (LFW) and benchmarks."""

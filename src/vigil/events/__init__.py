@@ -1,0 +1,1 @@
+"""Events: the track lifecycle and the only bridge from the engine to outputs."""

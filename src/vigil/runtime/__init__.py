@@ -1,0 +1,1 @@
+"""Where stages run: the per-source pipeline (and, later, worker processes and Ray)."""
