@@ -200,7 +200,7 @@ def test_crossing_faces_keep_their_ids() -> None:
 )
 def test_centre_gate_links_fast_faces(centre_gate: float, shift_sides: float, same_id: bool) -> None:
     """A face jumps sideways between two detections (a turn of the head at a few detections per second)."""
-    tracker = IouTracker(TrackerConfig(min_hits=1, iou_threshold=0.2), centre_gate=centre_gate)
+    tracker = IouTracker(TrackerConfig(min_hits=1, iou_threshold=0.2, centre_gate=centre_gate))
     tracker.update(0, dets(box(200, 200)))
     step = tracker.update(100, dets(box(200 + 60 * shift_sides, 200)))
     assert step.faces.track_id[step.observed].tolist() == ([1] if same_id else [2])
@@ -231,7 +231,7 @@ def test_finish_ends_confirmed_tracks_only() -> None:
 
 def test_negative_centre_gate_is_rejected() -> None:
     with pytest.raises(ValueError, match="centre_gate"):
-        IouTracker(TrackerConfig(), centre_gate=-0.1)
+        TrackerConfig(centre_gate=-0.1)
 
 
 # --- filter and association ---------------------------------------------------------------------

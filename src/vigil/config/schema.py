@@ -66,6 +66,14 @@ class TrackerConfig(_Strict):
         800, ge=0, le=60_000, description="A track unseen for longer than this ends (the person left)."
     )
     min_hits: int = Field(2, ge=1, le=50, description="Detections needed before a track is reported.")
+    centre_gate: float = Field(
+        0.75,
+        ge=0.0,
+        le=5.0,
+        description="Also link a detection to a track when their IoU is too low but the centres are within "
+        "this many face sizes and the sizes agree (fast faces); 0 links by IoU only. Neighbours in a crowd "
+        "sit about one face size apart, so 0.75 does not reach them.",
+    )
 
 
 class BestShotConfig(_Strict):

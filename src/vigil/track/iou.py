@@ -14,11 +14,6 @@ from vigil.types import FaceDetections, IntArray, TrackStep
 
 log = logging.getLogger(__name__)
 
-CENTRE_GATE = 0.75
-"""Default centre gate, in face sizes (see ``vigil.track.associate``). Neighbouring faces in a crowd sit
-about one face size or more apart, centre to centre, so 0.75 does not reach a neighbour's face."""
-
-
 class IouTracker:
     """Multi-face tracker for one camera: a Kalman filter per track, IoU association, Hungarian matching.
 
@@ -40,21 +35,13 @@ class IouTracker:
         (1,)
     """
 
-    def __init__(self, config: TrackerConfig, *, centre_gate: float = CENTRE_GATE) -> None:
+    def __init__(self, config: TrackerConfig) -> None:
         """Create an empty tracker.
 
         Args:
-            config: thresholds (IoU gate, time until a lost track ends, hits to confirm a track).
-            centre_gate: link a detection whose IoU with a track is too low when the centres are within
-                this many face sizes and the sizes agree; 0 links by IoU only.
-
-        Raises:
-            ValueError: if ``centre_gate`` is negative.
+            config: IoU and centre gates, time until a lost track ends, hits to confirm a track.
         """
-        if centre_gate < 0:
-            raise ValueError(f"centre_gate must be >= 0, got {centre_gate}")
         self._config = config
-        self._centre_gate = centre_gate
         self._tracks = TrackTable()
         self._t_ms: int | None = None
         self._next_id = 1
@@ -107,7 +94,7 @@ class IouTracker:
         t = self._tracks
         predicted = kalman.states_to_boxes(t.mean)
         dets_xyxy = detections.xyxy.astype(np.float64)
-        thr, gate = self._config.iou_threshold, self._centre_gate
+        thr, gate = self._config.iou_threshold, self._config.centre_gate
         confirmed = np.flatnonzero(t.confirmed)
         tentative = np.flatnonzero(~t.confirmed)
         first = associate(predicted[confirmed], dets_xyxy, thr, gate)
