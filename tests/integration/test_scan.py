@@ -126,7 +126,9 @@ def test_hundreds_of_lfw_distractors_change_nothing(
             (big / person.name / photo.name).symlink_to(photo)
     small_wl = enrol_folder(watchlist_dir, engine.new_watchlist(), engine.stills, engine.config.ingest)
     big_wl = enrol_folder(big, engine.new_watchlist(), engine.stills, engine.config.ingest)
-    assert len(big_wl.watchlist.identities) >= len(WATCHLIST) + N_DISTRACTORS - 5  # a few photos lack a face
+    # LFW news photos often show bystanders too: such photos are refused (several faces), not guessed at.
+    assert len(big_wl.watchlist.identities) >= len(WATCHLIST) + 0.8 * N_DISTRACTORS
+    assert all("faces found" in p.reason for p in big_wl.problems), big_wl.problems
 
     def identities(wl: Watchlist) -> dict[int, str | None]:
         ends = [e for e in _scan_events(engine, wl, hamilton_clip) if e.kind is EventKind.END]
