@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
-from tests.integration.test_scan import build_watchlist_dir
 from vigil.cli import app
+from vigil.samples import sample_watchlist
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_nothing_processed_exits_non_zero(small_watchlist: Path, model_dir: Path
 def test_bad_watchlist_photos_are_named_and_skipped(
     refs: Path, short_clip: Path, model_dir: Path, tmp_path: Path, png_bomb: Path, jpeg_bomb: Path
 ) -> None:
-    root = build_watchlist_dir(refs, tmp_path / "wl")
+    root = sample_watchlist(refs, tmp_path / "wl")
     bad = root / "Bad Photos"
     bad.mkdir()
     shutil.copy(refs / "ageitgey_two_people.jpg", bad / "two.jpg")

@@ -6,6 +6,11 @@ import logging
 
 import typer
 
+from vigil.cli.bench import bench_app
+from vigil.cli.eval import eval_app
+from vigil.cli.models import app as models_app
+from vigil.cli.scan import demo, scan
+
 app = typer.Typer(
     name="vigil",
     help="Vigil: find, track and identify watchlisted people in video, accountably.",
@@ -24,3 +29,10 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug
 
 def main() -> None:
     app()
+
+
+app.command("scan")(scan)
+app.command("demo")(demo)
+app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
+app.add_typer(models_app, name="models")

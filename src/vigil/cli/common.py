@@ -8,9 +8,13 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from vigil.app import Engine
 from vigil.config import VigilConfig, load_config
-from vigil.errors import ConfigError
+from vigil.errors import BadInput, ConfigError
+from vigil.match.folder import enrol_folder
+from vigil.match.watchlist import Watchlist
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="YAML configuration file.")]
 ModelDirOption = Annotated[
@@ -37,3 +41,32 @@ def load_cli_config(
     except ConfigError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
+
+
+def enrol_watchlist(engine: Engine, folder: Path, console: Console) -> Watchlist:
+    """Enrol a ``<name>/<photo>`` folder with a progress bar, naming every photo that was skipped.
+
+    Raises:
+        BadInput: no photo in the folder could be used.
+    """
+    with Progress(
+        TextColumn("enrolling watchlist"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("enrol", total=None)
+        result = enrol_folder(
+            folder,
+            engine.new_watchlist(),
+            engine.stills,
+            engine.config.ingest,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    for problem in result.problems:
+        console.print(f"[yellow]skipped[/] {problem}")
+    wl = result.watchlist
+    if not wl.identities:
+        raise BadInput(folder, "no usable photo in the watchlist: nobody to look for")
+    console.print(
+        f"watchlist: {len(wl.identities)} people from {result.photos_used} photos "
+        f"(threshold {engine.config.match.threshold:.3f}, model {wl.model_id})"
+    )
+    return wl

@@ -18,20 +18,21 @@ from vigil.evaluate.embed_images import VectorCache, cache_key, embed_images
 from vigil.evaluate.lfw import LfwResult, read_pairs, score_pairs
 from vigil.evaluate.plots import plot_roc
 from vigil.models import dlib_model_paths
+from vigil.samples import data_dir
 
 eval_app = typer.Typer(help="Measure accuracy on standard benchmarks.", no_args_is_help=True)
 console = Console()
 
 
 def _default_lfw() -> Path:
-    return Path(os.environ.get("VIGIL_TEST_DATA", "../shared/data")) / "lfw"
+    return data_dir() / "lfw"
 
 
 @eval_app.command("lfw")
 def lfw(
     lfw_dir: Annotated[
         Path | None,
-        typer.Option("--lfw", help="LFW folder with images/ and protocol/ [$VIGIL_TEST_DATA/lfw]."),
+        typer.Option("--lfw", help="LFW folder with images/ and protocol/ (default: $VIGIL_TEST_DATA/lfw)."),
     ] = None,
     folds: Annotated[int, typer.Option(min=2, max=10, help="Use the first N of the 10 folds.")] = 10,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Embedding processes.")] = max(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -15,11 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vigil.annotate import FrameBoxes, write_annotated
 from vigil.app import Engine, build_engine
-from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
+from vigil.config import VigilConfig
 from vigil.errors import BadInput, SourceError, VigilError
 from vigil.ingest import open_source
-from vigil.match.folder import enrol_folder
 from vigil.match.watchlist import Watchlist
+from vigil.samples import DATA_ENV, SAMPLE_CLIP, data_dir, sample_watchlist
 from vigil.types import Decision, EventKind, FaceEvent
 
 log = logging.getLogger(__name__)
@@ -80,30 +82,6 @@ def _save_crop(event: FaceEvent, crops: Path) -> Path | None:
     return path
 
 
-def _build_watchlist(engine: Engine, folder: Path) -> Watchlist:
-    with Progress(
-        TextColumn("enrolling watchlist"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
-    ) as bar:
-        task = bar.add_task("enrol", total=None)
-        result = enrol_folder(
-            folder,
-            engine.new_watchlist(),
-            engine.stills,
-            engine.config.ingest,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
-    for problem in result.problems:
-        console.print(f"[yellow]skipped[/] {problem}")
-    wl = result.watchlist
-    if not wl.identities:
-        raise BadInput(folder, "no usable photo in the watchlist: nobody to look for")
-    console.print(
-        f"watchlist: {len(wl.identities)} people from {result.photos_used} photos "
-        f"(threshold {engine.config.match.threshold:.3f}, model {wl.model_id})"
-    )
-    return wl
-
-
 def _scan_one(
     engine: Engine, watchlist: Watchlist, spec: str, crops: Path, jsonl: TextIO | None, annotate: Path | None
 ) -> list[TrackLine]:
@@ -159,6 +137,37 @@ def _annotate(engine: Engine, spec: str, boxes: list[FrameBoxes], lines: list[Tr
     console.print(f"annotated video: {out} ({n} frames)")
 
 
+def run_scan(
+    cfg: VigilConfig, videos: list[str], watchlist: Path, out: Path | None, annotate: Path | None, crops: Path
+) -> None:
+    """Enrol the watchlist, scan every input, report; exits 1 if nothing, 2 if no run was possible."""
+    if annotate is not None and len(videos) > 1:
+        raise typer.BadParameter("--annotate takes one input video", param_hint="--annotate")
+    try:
+        engine = build_engine(cfg)
+        wl = enrol_watchlist(engine, watchlist, console)
+    except VigilError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    processed = 0
+    jsonl = out.open("w", encoding="utf-8") if out is not None else None
+    try:
+        for spec in videos:
+            try:
+                _scan_one(engine, wl, spec, crops, jsonl, annotate)
+                processed += 1
+            except (SourceError, BadInput) as exc:
+                console.print(f"[red]error:[/] {exc}")
+    finally:
+        if jsonl is not None:
+            jsonl.close()
+    if processed == 0:
+        console.print("[red]nothing could be processed[/]")
+        raise typer.Exit(1)
+    if processed < len(videos):
+        console.print(f"[yellow]{len(videos) - processed} of {len(videos)} inputs failed; see above[/]")
+
+
 def scan(
     videos: Annotated[list[str], typer.Argument(help="Video files, image folders or stream URLs.")],
     watchlist: Annotated[Path, typer.Option("--watchlist", "-w", help="Folder of <name>/<photo> files.")],
@@ -184,29 +193,31 @@ def scan(
         overrides["match"] = {"threshold": threshold}
     if detect_every is not None:
         overrides["pipeline"] = {"detect_every": detect_every}
-    cfg = load_cli_config(config, model_dir, overrides)
-    if annotate is not None and len(videos) > 1:
-        raise typer.BadParameter("--annotate takes one input video", param_hint="--annotate")
+    run_scan(load_cli_config(config, model_dir, overrides), videos, watchlist, out, annotate, crops)
+
+
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Where results are written.")] = Path(
+        "vigil-out"
+    ),
+    config: ConfigOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Scan the sample clip for the sample watchlist ($VIGIL_TEST_DATA): Vigil's main job, on defaults."""
+    data = data_dir()
+    clip = data / SAMPLE_CLIP
+    if not clip.is_file():
+        console.print(
+            f"[red]error:[/] sample clip not found at {clip}: set {DATA_ENV} to the sample data folder"
+        )
+        raise typer.Exit(2)
+    cfg = load_cli_config(config, model_dir)
+    wl_dir = out_dir / "watchlist"
+    shutil.rmtree(wl_dir, ignore_errors=True)
     try:
-        engine = build_engine(cfg)
-        wl = _build_watchlist(engine, watchlist)
-    except VigilError as exc:
+        sample_watchlist(data / "refs", wl_dir)
+    except BadInput as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    processed = 0
-    jsonl = out.open("w", encoding="utf-8") if out is not None else None
-    try:
-        for spec in videos:
-            try:
-                _scan_one(engine, wl, spec, crops, jsonl, annotate)
-                processed += 1
-            except (SourceError, BadInput) as exc:
-                console.print(f"[red]error:[/] {exc}")
-    finally:
-        if jsonl is not None:
-            jsonl.close()
-    if processed == 0:
-        console.print("[red]nothing could be processed[/]")
-        raise typer.Exit(1)
-    if processed < len(videos):
-        console.print(f"[yellow]{len(videos) - processed} of {len(videos)} inputs failed; see above[/]")
+    run_scan(cfg, [str(clip)], wl_dir, out_dir / "events.jsonl", out_dir / "annotated.mp4", out_dir / "crops")
+    console.print(f"results: {out_dir}/events.jsonl, {out_dir}/crops/, {out_dir}/annotated.mp4")

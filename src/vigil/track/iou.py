@@ -14,6 +14,7 @@ from vigil.types import FaceDetections, IntArray, TrackStep
 
 log = logging.getLogger(__name__)
 
+
 class IouTracker:
     """Multi-face tracker for one camera: a Kalman filter per track, IoU association, Hungarian matching.
 
