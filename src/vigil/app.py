@@ -17,6 +17,14 @@ from vigil.match.track import TrackIdentifier
 from vigil.match.watchlist import Watchlist
 from vigil.models import dlib_model_paths
 from vigil.runtime.pipeline import SourcePipeline
+from vigil.services.enrol import EnrolmentService
+from vigil.services.gallery import load_gallery
+from vigil.services.lists import ListService
+from vigil.services.people import PeopleService
+from vigil.store.db import Database
+from vigil.store.media import MediaStore
+from vigil.store.migrate import ensure_schema
+from vigil.store.paths import data_dir, database_url
 from vigil.track import IouTracker
 from vigil.track.cuts import SceneCutDetector
 
@@ -59,3 +67,34 @@ def build_engine(config: VigilConfig) -> Engine:
     aligner = FaceAligner(Landmarker(dlib_models.shape_predictor_5), BOX_SHAPES[detector.name])
     embedder = DlibResNetEmbedder(dlib_models.resnet, flip=config.embed.flip)
     return Engine(config, detector, aligner, embedder, StillEncoder(detector, aligner, embedder))
+
+
+@dataclass(frozen=True)
+class Store:
+    """The database and media folder, and the services that need no models."""
+
+    config: VigilConfig
+    db: Database
+    media: MediaStore
+    lists: ListService
+    people: PeopleService
+
+    def enrolment(self, engine: Engine) -> EnrolmentService:
+        """Enrolment over ``engine``'s models, its gallery rebuilt from the database (the truth)."""
+        gallery = load_gallery(self.db, engine.embedder.model_id, engine.embedder.dim)
+        cfg = self.config
+        return EnrolmentService(
+            self.db, self.media, engine.stills, gallery,
+            ingest=cfg.ingest, gate=cfg.enrol, duplicate_threshold=cfg.match.threshold,
+        )  # fmt: skip
+
+
+def open_store(config: VigilConfig, *, create: bool = True) -> Store:
+    """Connect to the configured database (SQLite in the data dir by default) and check its schema."""
+    root = data_dir(config.store)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    db = Database.from_url(database_url(config.store))
+    if create:
+        ensure_schema(db.engine)
+    media = MediaStore(root / "media")
+    return Store(config, db, media, ListService(db), PeopleService(db, media))

@@ -35,5 +35,9 @@ class BadInput(VigilError):
         self.reason = reason
 
 
+class StoreError(VigilError):
+    """The database is locked, gone, or refused a change; nothing was half-written."""
+
+
 class NotFound(VigilError):
     """Something asked for by name or id does not exist."""

@@ -10,6 +10,7 @@ from vigil.cli.bench import bench_app
 from vigil.cli.eval import eval_app
 from vigil.cli.models import app as models_app
 from vigil.cli.scan import demo, scan
+from vigil.cli.store import db_app, enroll, lists_app, people_app
 
 app = typer.Typer(
     name="vigil",
@@ -36,3 +37,7 @@ app.command("demo")(demo)
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")
+app.command("enroll")(enroll)
+app.add_typer(lists_app, name="lists")
+app.add_typer(people_app, name="people")
+app.add_typer(db_app, name="db")

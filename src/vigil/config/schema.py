@@ -125,6 +125,29 @@ class MatchConfig(_Strict):
     )
 
 
+class StoreConfig(_Strict):
+    """Where Vigil keeps what it must remember."""
+
+    data_dir: Path | None = Field(
+        None, description="Database file (SQLite), photos and crops live here [the user data dir]."
+    )
+    url: str | None = Field(
+        None,
+        description="Database URL: postgresql+psycopg://user@host/db for a cluster; unset means SQLite in "
+        "data_dir. Prefer the VIGIL_DATABASE_URL environment variable for URLs holding a password.",
+    )
+
+
+class EnrolConfig(_Strict):
+    """The quality gate for watchlist photos: exactly one face, large, sharp and roughly frontal."""
+
+    min_face_px: int = Field(80, ge=20, le=4096, description="Least shorter side of the face box, pixels.")
+    min_sharpness: float = Field(0.3, ge=0.0, le=1.0, description="Least sharpness (see bestshot.quality).")
+    min_frontal: float = Field(
+        0.5, ge=0.0, le=1.0, description="Least frontal score: 0.5 is about 30 degrees of yaw."
+    )
+
+
 class PipelineConfig(_Strict):
     """How the stages are run over a stream."""
 
@@ -151,3 +174,5 @@ class VigilConfig(_Strict):
     embed: EmbedConfig = EmbedConfig()
     match: MatchConfig = MatchConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    store: StoreConfig = StoreConfig()
+    enrol: EnrolConfig = EnrolConfig()

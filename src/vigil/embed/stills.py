@@ -15,9 +15,10 @@ from vigil.types import Embeddings, FaceDetections, FloatArray, Image
 
 @dataclass(frozen=True, slots=True)
 class StillFaces:
-    """Every face found in one photo with its vector (rows match)."""
+    """Every face found in one photo with its aligned chip (RGB) and vector (rows match)."""
 
     detections: FaceDetections
+    chips: list[Image]
     embeddings: Embeddings
 
 
@@ -38,7 +39,8 @@ class StillEncoder:
         dets = self.detector.detect(image)
         if len(dets):
             dets = dets.filter(np.argsort(-dets.size_wh.prod(axis=1)))
-        return StillFaces(dets, self.embed_boxes(image, dets.xyxy))
+        chips = self._aligner.chips(image, dets.xyxy)
+        return StillFaces(dets, chips, self._embedder.embed(chips))
 
     def embed_boxes(self, image: Image, xyxy: FloatArray) -> Embeddings:
         """Vectors for faces at known boxes (drawn by this encoder's detector)."""

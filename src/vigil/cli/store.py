@@ -1,0 +1,317 @@
+"""`vigil db | lists | enroll | people`: the store from the command line, every change audited."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vigil.app import Store, build_engine, open_store
+from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.errors import BadInput, VigilError
+from vigil.match.folder import list_photos
+from vigil.services.enrol import (
+    EnrolmentRejected,
+    EnrolmentService,
+    EnrolRequest,
+    EnrolResult,
+    Photo,
+    PhotoVerdict,
+)
+from vigil.services.lists import ListSettings
+from vigil.store import audit, migrate
+from vigil.store.tables import Review, Severity
+
+console = Console(highlight=False)
+err = Console(stderr=True, soft_wrap=True)
+
+db_app = typer.Typer(help="The database: schema migrations and the audit chain.", no_args_is_help=True)
+lists_app = typer.Typer(help="Watchlists: list, create, remove.", no_args_is_help=True)
+people_app = typer.Typer(help="People on watchlists: list, show, remove.", no_args_is_help=True)
+
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="Who is acting, for the audit log [local:<login name>].")
+]
+ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why (legal basis, case reference).")]
+
+
+def _actor(given: str | None) -> str:
+    return given or f"local:{getpass.getuser()}"
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except VigilError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _store(config: Path | None, *, create: bool = True) -> Store:
+    with _errors():
+        return open_store(load_cli_config(config, None), create=create)
+
+
+# --- db ----------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply the schema migrations this Vigil needs (safe to run again)."""
+    store = _store(config, create=False)
+    with _errors():
+        before = migrate.current(store.db.engine)
+        migrate.upgrade(store.db.engine)
+    console.print(f"schema: {before or 'empty'} → {migrate.current(store.db.engine)} ({store.db.dialect})")
+
+
+@db_app.command("verify-audit")
+def db_verify_audit(config: ConfigOption = None) -> None:
+    """Check the audit log's hash chain from its first row to its last."""
+    store = _store(config)
+    with _errors(), store.db.read() as s:
+        check = audit.verify(s)
+    if not check.ok:
+        err.print(f"[red]audit chain broken at row {check.broken_at}:[/] {check.reason}")
+        raise typer.Exit(1)
+    console.print(f"audit chain intact: {check.rows} rows")
+
+
+# --- lists -------------------------------------------------------------------------------------------
+
+
+@lists_app.command("ls")
+def lists_ls(config: ConfigOption = None) -> None:
+    """Every list with its settings and how many people are on it."""
+    store = _store(config)
+    with _errors():
+        infos = store.lists.all()
+    table = Table("name", "people", "threshold", "severity", "review", "retention (days)", "created by")
+    default = store.config.match.threshold
+    for i in infos:
+        t = i.settings.threshold
+        table.add_row(
+            i.name, str(i.people), f"{t:.3f}" if t is not None else f"{default:.3f} (default)",
+            i.settings.severity.value, i.settings.review.value, str(i.settings.retention_days), i.created_by,
+        )  # fmt: skip
+    console.print(table)
+
+
+@lists_app.command("create")
+def lists_create(
+    name: Annotated[str, typer.Argument(help="Lowercase name, e.g. wanted, missing-persons.")],
+    reason: ReasonOption,
+    threshold: Annotated[float | None, typer.Option(help="Match threshold [the configured default].")] = None,
+    severity: Annotated[Severity, typer.Option(help="How urgent its alerts are.")] = Severity.MEDIUM,
+    colour: Annotated[str, typer.Option(help="Colour of its alerts, #rrggbb.")] = "#d97706",
+    review: Annotated[Review, typer.Option(help="What an alert needs: none, acknowledge, two_person.")] = (
+        Review.ACKNOWLEDGE
+    ),
+    retention_days: Annotated[int, typer.Option(help="Days its matched events are kept.")] = 30,
+    description: Annotated[str, typer.Option(help="What the list is for.")] = "",
+    actor: ActorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Create a watchlist."""
+    store = _store(config)
+    settings = ListSettings(threshold, severity, colour, review, retention_days, description)
+    with _errors():
+        info = store.lists.create(_actor(actor), name, settings, reason)
+    console.print(f"created list {info.name} (id {info.id})")
+
+
+@lists_app.command("rm")
+def lists_rm(name: str, reason: ReasonOption, actor: ActorOption = None, config: ConfigOption = None) -> None:
+    """Remove a list and its entries (the people stay, with their other lists)."""
+    store = _store(config)
+    with _errors():
+        n = store.lists.remove(_actor(actor), name, reason)
+    console.print(f"removed list {name} ({n} entries)")
+
+
+# --- enrol -------------------------------------------------------------------------------------------
+
+
+def _print_verdicts(result_name: str, verdicts: list[PhotoVerdict]) -> None:
+    for v in verdicts:
+        mark = (
+            "[green]ok[/]"
+            if v.accepted and not v.weak
+            else ("[yellow]weak[/]" if v.accepted else "[red]no[/]")
+        )
+        q = f" quality {v.quality.total:.2f}" if v.quality else ""
+        why = f" - {'; '.join(v.reasons)}" if v.reasons else ""
+        console.print(f"  {mark} {v.name}{q}{why}", markup=True)
+        if v.looks_like is not None:
+            pid, name, score = v.looks_like
+            console.print(f"     [yellow]flagged:[/] already matches {name} (person {pid}) at {score:.3f}")
+    if not any(v.accepted for v in verdicts):
+        err.print(f"[red]{result_name}: nothing enrolled[/]")
+
+
+def _report(result: EnrolResult) -> None:
+    kept = sum(v.accepted for v in result.verdicts)
+    verb = "enrolled" if result.created else "added to"
+    console.print(f"{verb} {result.name} (person {result.person_id}) on {result.list_name}: {kept} photo(s)")
+    _print_verdicts(result.name, result.verdicts)
+
+
+def _expiry(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadInput("--expires", f"{text!r} is not a date (YYYY-MM-DD or ISO 8601)") from exc
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def enroll(
+    photos: Annotated[list[Path] | None, typer.Argument(help="Photos of the person (one face each).")] = None,
+    list_name: Annotated[str, typer.Option("--list", "-l", help="The watchlist.")] = "",
+    name: Annotated[str | None, typer.Option("--name", "-n", help="The person's name.")] = None,
+    reason: ReasonOption = "",
+    folder: Annotated[
+        Path | None, typer.Option("--folder", help="Bulk: a folder of <name>/<photo> files, one person each.")
+    ] = None,
+    source: Annotated[str, typer.Option("--source", help="Where the photos come from.")] = "",
+    approved_by: Annotated[str | None, typer.Option("--approved-by", help="Who approved the entry.")] = None,
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="Entry stops matching at this date.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Keep photos below the quality gate, marked weak.")
+    ] = False,
+    actor: ActorOption = None,
+    config: ConfigOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Put a person on a watchlist from one or more photos (or many people from a folder tree)."""
+    if not list_name:
+        raise typer.BadParameter("--list is required", param_hint="--list")
+    if (folder is None) == (name is None):
+        raise typer.BadParameter("give either --name with photos, or --folder", param_hint="--name/--folder")
+    if name is not None and not photos:
+        raise typer.BadParameter("give at least one photo", param_hint="PHOTOS")
+    cfg = load_cli_config(config, model_dir)
+    with _errors():
+        template = EnrolRequest(
+            list_name, name or "", reason, (), photo_source=source, approved_by=approved_by,
+            expires_at=_expiry(expires), force=force,
+        )  # fmt: skip
+        people = open_store(cfg).enrolment(build_engine(cfg))
+        if folder is not None:
+            _enrol_folder(people, folder, template, _actor(actor))
+            return
+        try:
+            _report(people.enrol(_actor(actor), replace(template, photos=_read(photos or []))))
+        except EnrolmentRejected as exc:
+            _print_verdicts(template.name, exc.verdicts)
+            raise typer.Exit(1) from exc
+
+
+def _read(paths: list[Path]) -> list[Photo]:
+    """The photos' bytes; an unreadable file is reported and left out."""
+    out = []
+    for p in paths:
+        try:
+            out.append(Photo(str(p), p.read_bytes()))
+        except OSError as exc:
+            err.print(f"[red]error:[/] {p}: cannot read ({exc.strerror})")
+    return out
+
+
+def _enrol_folder(people: EnrolmentService, folder: Path, template: EnrolRequest, actor: str) -> None:
+    """One person per sub-folder; a bad photo or person is reported and skipped, the rest enrolled."""
+    photos, problems = list_photos(folder)
+    for problem in problems:
+        err.print(f"[yellow]skipped[/] {problem}")
+    by_person: dict[str, list[Path]] = {}
+    for person, path in photos:
+        by_person.setdefault(person, []).append(path)
+    done = failed = 0
+    with Progress(
+        TextColumn("enrolling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+        transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("enrol", total=len(by_person))
+        for person, paths in by_person.items():
+            try:
+                result = people.enrol(actor, replace(template, name=person, photos=_read(paths)))
+                done += 1
+                for v in result.verdicts:
+                    if not v.accepted or v.weak or v.looks_like:
+                        err.print(f"[yellow]{person}:[/] {v.name}: {'; '.join(v.reasons) or 'flagged'}")
+            except EnrolmentRejected as exc:
+                failed += 1
+                err.print(f"[red]{person}: nothing enrolled[/] ({exc.reason})")
+            except BadInput as exc:
+                failed += 1
+                err.print(f"[red]{person}:[/] {exc}")
+            bar.advance(task)
+    console.print(f"enrolled {done} people on {template.list_name}; {failed} could not be enrolled")
+    if done == 0:
+        raise typer.Exit(1)
+
+
+# --- people ------------------------------------------------------------------------------------------
+
+
+@people_app.command("ls")
+def people_ls(
+    list_name: Annotated[str | None, typer.Option("--list", "-l", help="Only people on this list.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """People, their lists (with expiry) and how many photos each has."""
+    store = _store(config)
+    with _errors():
+        rows = store.people.all(list_name)
+    table = Table("id", "name", "lists", "photos", "enrolled")
+    for p in rows:
+        lists = ", ".join(
+            f"{n}" + (f" (until {e:%Y-%m-%d})" if e else "") for n, e in sorted(p.lists.items())
+        )
+        table.add_row(str(p.id), p.name, lists, str(p.samples), f"{p.created_at:%Y-%m-%d}")
+    console.print(table)
+
+
+@people_app.command("show")
+def people_show(person_id: int, config: ConfigOption = None) -> None:
+    """One person: lists with reason, source, who added and approved, expiry; photos with quality."""
+    store = _store(config)
+    with _errors():
+        d = store.people.show(person_id)
+    console.print(f"[bold]{d.info.name}[/] (person {d.info.id}, enrolled {d.info.created_at:%Y-%m-%d %H:%M})")
+    if d.notes:
+        console.print(f"notes: {d.notes}")
+    for e in d.entries:
+        expiry = f"until {e['expires_at']:%Y-%m-%d}" if e["expires_at"] else "no expiry"
+        console.print(
+            f"  list {e['list']}: {e['reason']} (source: {e['photo_source'] or '-'}; "
+            f"added by {e['added_by']}, approved by {e['approved_by'] or '-'}; {expiry})"
+        )
+    for x in d.samples:
+        q = x["quality"]
+        total = q.get("total", 0.0) if isinstance(q, dict) else 0.0
+        console.print(f"  photo {x['id']}: {x['photo']} quality {total:.2f}{' (weak)' if x['weak'] else ''}")
+
+
+@people_app.command("rm")
+def people_rm(
+    person_id: int, reason: ReasonOption, actor: ActorOption = None, config: ConfigOption = None
+) -> None:
+    """Remove a person from every list, with their photos."""
+    store = _store(config)
+    with _errors():
+        store.people.remove(_actor(actor), person_id, reason)
+    console.print(f"removed person {person_id}")

@@ -1,0 +1,57 @@
+"""Rebuilding the in-memory gallery from the database, and sweeping files no row refers to."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+from sqlalchemy import select
+
+from vigil.match.gallery import Gallery, ListMembership
+from vigil.store.db import Database, as_utc
+from vigil.store.media import MediaStore
+from vigil.store.tables import EventShot, FaceSample, WatchlistEntry
+
+log = logging.getLogger(__name__)
+
+CHUNK = 50_000
+
+
+def load_gallery(db: Database, model_id: str, dim: int) -> Gallery:
+    """Every enrolled sample of ``model_id`` and every list entry, streamed from the database in chunks."""
+    gallery = Gallery(model_id=model_id, dim=dim)
+    query = (
+        select(FaceSample.id, FaceSample.person_id, FaceSample.embedding)
+        .where(FaceSample.model_id == model_id)
+        .execution_options(yield_per=CHUNK)
+    )
+    with db.read() as s:
+        for chunk in s.execute(query).partitions():
+            ids = np.fromiter((r[0] for r in chunk), np.int64, len(chunk))
+            people = np.fromiter((r[1] for r in chunk), np.int64, len(chunk))
+            vectors = np.frombuffer(b"".join(r[2] for r in chunk), dtype="<f4").reshape(len(chunk), dim)
+            gallery.add_samples(ids, people, vectors.astype(np.float32), model_id)
+        entries: dict[int, list[ListMembership]] = defaultdict(list)
+        for person_id, list_id, expires in s.execute(
+            select(WatchlistEntry.person_id, WatchlistEntry.watchlist_id, WatchlistEntry.expires_at)
+        ).tuples():
+            entries[person_id].append(ListMembership(list_id, as_utc(expires)))
+    for person_id, memberships in entries.items():
+        gallery.set_lists(person_id, memberships)
+    log.info("gallery: %d samples of %d people (%s)", len(gallery), len(gallery.people), model_id)
+    return gallery
+
+
+def sweep_orphans(db: Database, media: MediaStore) -> int:
+    """Delete media files no row refers to (left by a crash between writing a file and committing)."""
+    with db.read() as s:
+        used = set(s.scalars(select(FaceSample.photo_path)).all())
+        used |= set(s.scalars(select(FaceSample.crop_path)).all())
+        used |= set(s.scalars(select(EventShot.crop_path)).all())
+    orphans = media.all_files() - used
+    for rel in orphans:
+        media.remove(rel)
+    if orphans:
+        log.warning("removed %d media files no record refers to", len(orphans))
+    return len(orphans)

@@ -1,0 +1,119 @@
+"""Connecting to the database: SQLite by default (one file, WAL, synchronous=FULL), PostgreSQL by URL.
+
+Writes go through ``Database.write()``: one transaction holding every change and its audit row, so both
+commit or neither does. On SQLite a write transaction starts with ``BEGIN IMMEDIATE`` (it takes the
+write lock up front, so two writers queue instead of failing half-way); reads stay ``BEGIN DEFERRED``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, overload
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from vigil.errors import ConfigError, StoreError
+
+log = logging.getLogger(__name__)
+
+_WRITE = "vigil_write"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # transactions are begun below, explicitly
+        cur = dbapi_conn.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA foreign_keys=ON",
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+        ):
+            cur.execute(pragma)
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``).
+
+    Raises:
+        ConfigError: the URL is malformed or names an unsupported database.
+    """
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            _sqlite_setup(engine)
+        elif url.startswith("postgresql"):
+            engine = create_engine(url, pool_pre_ping=True)
+        else:
+            raise ConfigError(
+                f"database URL must start with sqlite:// or postgresql+psycopg://, not {url[:24]!r}"
+            )
+    except ArgumentError as exc:
+        raise ConfigError(f"malformed database URL ({exc})") from exc
+    return engine
+
+
+@overload
+def as_utc(at: datetime) -> datetime: ...
+@overload
+def as_utc(at: None) -> None: ...
+def as_utc(at: datetime | None) -> datetime | None:
+    """A datetime read back from the database, timezone-aware (SQLite drops the zone; Vigil writes UTC)."""
+    if at is not None and at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at
+
+
+class Database:
+    """Sessions over one engine: ``read()`` for queries, ``write()`` for changes (one transaction each)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> Database:
+        return cls(make_engine(url))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with _translate(), self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A transaction for changes: commits on success, rolls back on any exception."""
+        with _translate(), self._sessions() as session, session.begin():
+            session.connection(execution_options={_WRITE: True})
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def _translate() -> Iterator[None]:
+    """Database trouble (locked, gone, disk full) becomes a StoreError with the driver's reason."""
+    try:
+        yield
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise StoreError(f"database unavailable: {reason}") from exc

@@ -1,0 +1,68 @@
+"""Photos and crops as files under the data dir, named by the sha256 of their content.
+
+Content naming makes writes idempotent (the same photo enrolled twice is one file) and lets a crash
+leave at worst an unreferenced file, never a row pointing at a half-written one: files are written to
+a temporary name, flushed to disk, then renamed into place before the row that names them commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from vigil.errors import BadInput
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class MediaStore:
+    """Files under ``root``, addressed by relative paths like ``photos/ab/abcdef….jpg``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def put(self, kind: str, data: bytes, suffix: str) -> str:
+        """Store ``data`` (if not already there) and return its relative path."""
+        if not kind.isidentifier() or not suffix.startswith(".") or not suffix[1:].isalnum():
+            raise BadInput(f"{kind}{suffix}", "invalid media kind or suffix")
+        digest = sha256_hex(data)
+        rel = f"{kind}/{digest[:2]}/{digest}{suffix.lower()}"
+        path = self.root / rel
+        if path.is_file() and path.stat().st_size == len(data):
+            return rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return rel
+
+    def path(self, rel: str) -> Path:
+        """The absolute path of a stored file; refuses paths that would leave the media root."""
+        path = (self.root / rel).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise BadInput(rel, "media path outside the media folder")
+        return path
+
+    def remove(self, rel: str) -> None:
+        self.path(rel).unlink(missing_ok=True)
+
+    def all_files(self) -> set[str]:
+        """Every stored file's relative path (temporary files excluded)."""
+        if not self.root.is_dir():
+            return set()
+        return {
+            p.relative_to(self.root).as_posix()
+            for p in self.root.rglob("*")
+            if p.is_file() and not p.name.startswith(".tmp-")
+        }

@@ -1,0 +1,60 @@
+"""Schema changes, only through Alembic migrations: ``vigil db upgrade`` applies them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from vigil.errors import StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision`` (default: the newest), in one transaction where possible."""
+    cfg = _config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema in an empty database; refuse one that is behind (``vigil db upgrade``)."""
+    now, want = current(engine), head()
+    if now == want:
+        return
+    if now is None and not inspect(engine).get_table_names():
+        upgrade(engine)
+        return
+    raise StoreError(
+        f"the database schema is at revision {now or 'unknown'}, this Vigil needs {want}: "
+        "run `vigil db upgrade`"
+    )
+
+
+def current(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head() -> str | None:
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def revision(engine: Engine, message: str) -> None:
+    """Developer tool: autogenerate a new migration from the models (review it before committing)."""
+    cfg = _config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.revision(cfg, message=message, autogenerate=True)

@@ -1,0 +1,240 @@
+"""The database schema: SQLAlchemy 2 typed models. Changed only together with a migration.
+
+Times are timezone-aware UTC. Embeddings are stored as little-endian float32 bytes with their model id
+and dimension, so vectors of another model are never compared with them. Photos and crops live as files
+under the data dir (named by content hash); rows hold their relative paths.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+# SQLite's INTEGER PRIMARY KEY is its rowid (64-bit already); BIGINT elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+class Severity(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Review(StrEnum):
+    """What an alert on a list needs from people before it counts."""
+
+    NONE = "none"
+    ACKNOWLEDGE = "acknowledge"
+    TWO_PERSON = "two_person"
+
+
+class EventStatus(StrEnum):
+    NEW = "new"
+    ACKNOWLEDGED = "acknowledged"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Watchlist(Base):
+    __tablename__ = "watchlists"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: the configured default
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"), default=Severity.MEDIUM)
+    colour: Mapped[str] = mapped_column(String(7), default="#d97706")
+    review: Mapped[Review] = mapped_column(_enum(Review, "review"), default=Review.ACKNOWLEDGE)
+    retention_days: Mapped[int] = mapped_column(Integer, default=30)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    entries: Mapped[list[WatchlistEntry]] = relationship(back_populates="watchlist", passive_deletes=True)
+
+
+class Person(Base):
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), index=True)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    entries: Mapped[list[WatchlistEntry]] = relationship(back_populates="person", passive_deletes=True)
+    samples: Mapped[list[FaceSample]] = relationship(back_populates="person", passive_deletes=True)
+
+
+class WatchlistEntry(Base):
+    """A person on a list: why, on what source, who added and approved it, until when."""
+
+    __tablename__ = "watchlist_entries"
+    __table_args__ = (UniqueConstraint("watchlist_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    watchlist_id: Mapped[int] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    photo_source: Mapped[str] = mapped_column(Text, default="")
+    added_by: Mapped[str] = mapped_column(String(64))
+    approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    watchlist: Mapped[Watchlist] = relationship(back_populates="entries")
+    person: Mapped[Person] = relationship(back_populates="entries")
+
+
+class FaceSample(Base):
+    """One enrolled photo of a person: the files, the vector, and how good the face was."""
+
+    __tablename__ = "face_samples"
+    __table_args__ = (UniqueConstraint("person_id", "photo_sha256", "model_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    photo_sha256: Mapped[str] = mapped_column(String(64))
+    photo_path: Mapped[str] = mapped_column(String(255))
+    crop_path: Mapped[str] = mapped_column(String(255))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    model_id: Mapped[str] = mapped_column(String(64), index=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    quality: Mapped[dict[str, float]] = mapped_column(JSON)
+    weak: Mapped[bool] = mapped_column(Boolean, default=False)  # kept with --force below the gate
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    person: Mapped[Person] = relationship(back_populates="samples")
+
+
+class Camera(Base):
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str] = mapped_column(Text)  # may hold credentials: never logged, redacted in the API
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    virtual: Mapped[bool] = mapped_column(Boolean, default=False)  # recorded footage, not a live camera
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Event(Base):
+    """One track of one camera and what Vigil decided about it."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_camera_start", "camera_id", "start_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    track_id: Mapped[int] = mapped_column(BigInteger)
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    watchlist_id: Mapped[int | None] = mapped_column(ForeignKey("watchlists.id", ondelete="SET NULL"))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    margin: Mapped[float | None] = mapped_column(Float, nullable=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.NEW)
+    status_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    shots: Mapped[list[EventShot]] = relationship(back_populates="event", passive_deletes=True)
+    reviews: Mapped[list[EventReview]] = relationship(back_populates="event", passive_deletes=True)
+
+
+class EventShot(Base):
+    """A best shot of an event: the crop file, its vector (for search) and its quality."""
+
+    __tablename__ = "event_shots"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    t_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    crop_path: Mapped[str] = mapped_column(String(255))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    quality: Mapped[float] = mapped_column(Float)
+
+    event: Mapped[Event] = relationship(back_populates="shots")
+
+
+class EventReview(Base):
+    """One person's acknowledgement, confirmation or rejection of an event."""
+
+    __tablename__ = "event_reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    action: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "review_action"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    event: Mapped[Event] = relationship(back_populates="reviews")
+
+
+class AuditEntry(Base):
+    """Append-only: who did what, to what, why. Each row carries the hash of the one before it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON, hashed as written
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
