@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import jpeg_with_size, write_png_bomb
+from tests.pg import NOT_FOUND, ThrowawayPostgres, find_postgres_bin, unavailable
 from vigil.app import Engine, build_engine
 from vigil.config import VigilConfig
 
@@ -88,3 +90,37 @@ def jpeg_bomb(lfw_photos: list[Path], tmp_path_factory: pytest.TempPathFactory) 
     path = tmp_path_factory.mktemp("bombs") / "bomb.jpg"
     path.write_bytes(jpeg_with_size(lfw_photos[0].read_bytes(), 20_000, 20_000))
     return path
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[ThrowawayPostgres]:
+    """A throwaway PostgreSQL cluster on a free 127.0.0.1 port for the session, deleted after.
+
+    Skips when the server binaries are absent, unless VIGIL_REQUIRE_POSTGRES=1 (CI): then it fails.
+    """
+    bin_dir = find_postgres_bin()
+    if bin_dir is None:
+        unavailable(NOT_FOUND)
+    with ThrowawayPostgres.start(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.network),
+    ]
+)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL for SQLAlchemy; each test using it runs on SQLite and PostgreSQL.
+
+    SQLite: a file in the test's tmp_path. PostgreSQL: a new database in the session cluster
+    (``postgres``), dropped after the test.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'vigil.db'}"
+        return
+    server: ThrowawayPostgres = request.getfixturevalue("postgres")
+    name = f"t_{uuid.uuid4().hex}"
+    yield server.new_database(name)
+    server.drop_database(name)
