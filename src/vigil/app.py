@@ -13,6 +13,7 @@ from vigil.detect.align import BOX_SHAPES, FaceAligner, Landmarker
 from vigil.embed.base import Embedder
 from vigil.embed.dlib_resnet import DlibResNetEmbedder
 from vigil.embed.stills import StillEncoder
+from vigil.errors import StoreError
 from vigil.match.track import TrackIdentifier
 from vigil.match.watchlist import Watchlist
 from vigil.models import dlib_model_paths
@@ -92,7 +93,10 @@ class Store:
 def open_store(config: VigilConfig, *, create: bool = True) -> Store:
     """Connect to the configured database (SQLite in the data dir by default) and check its schema."""
     root = data_dir(config.store)
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StoreError(f"cannot use the data dir {root}: {exc.strerror or exc}") from exc
     db = Database.from_url(database_url(config.store))
     if create:
         ensure_schema(db.engine)

@@ -27,6 +27,7 @@ from vigil.services.enrol import (
     Photo,
     PhotoVerdict,
 )
+from vigil.services.gallery import ORPHAN_MIN_AGE_S, sweep_orphans
 from vigil.services.lists import ListSettings
 from vigil.store import audit, migrate
 from vigil.store.tables import Review, Severity
@@ -73,6 +74,20 @@ def db_upgrade(config: ConfigOption = None) -> None:
         before = migrate.current(store.db.engine)
         migrate.upgrade(store.db.engine)
     console.print(f"schema: {before or 'empty'} → {migrate.current(store.db.engine)} ({store.db.dialect})")
+
+
+@db_app.command("sweep")
+def db_sweep(
+    min_age: Annotated[
+        float, typer.Option(help="Only files older than this many seconds.")
+    ] = ORPHAN_MIN_AGE_S,
+    config: ConfigOption = None,
+) -> None:
+    """Delete photo and crop files no record refers to (left by an interrupted enrolment)."""
+    store = _store(config)
+    with _errors():
+        n = sweep_orphans(store.db, store.media, min_age_s=min_age)
+    console.print(f"removed {n} unreferenced media files")
 
 
 @db_app.command("verify-audit")

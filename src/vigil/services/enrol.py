@@ -2,16 +2,16 @@
 
 Enrolment order, so that a crash at any point leaves the database and the gallery in agreement: the
 photos are judged and embedded first (nothing written), the files go to the media folder (content
-named: a crash leaves at worst an unreferenced file, swept at start), then one database transaction
-writes the person, the list entry, the samples and the audit row, and only after it commits is the
-in-memory gallery updated. The gallery is rebuilt from the database at every start.
+named: a crash leaves at worst an unreferenced file, which ``sweep_orphans`` removes), then one
+database transaction writes the person, the list entry, the samples and the audit row, and only
+after it commits is the in-memory gallery updated. The gallery is rebuilt from the database at every start.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import PurePath
 
@@ -140,23 +140,39 @@ class EnrolmentService:
             raise BadInput("reason", "putting a person on a list needs a reason (legal basis or case)")
         if not req.photos:
             raise BadInput(req.name, "no photo given")
-        if req.expires_at is not None and req.expires_at <= datetime.now(UTC):
-            raise BadInput("expires", f"{req.expires_at:%Y-%m-%d %H:%M} is already past")
+        if req.expires_at is not None:
+            if req.expires_at.utcoffset() is None:
+                raise BadInput("expires", f"{req.expires_at:%Y-%m-%d %H:%M} has no time zone")
+            if req.expires_at <= datetime.now(UTC):
+                raise BadInput("expires", f"{req.expires_at:%Y-%m-%d %H:%M} is already past")
+            req = replace(req, expires_at=req.expires_at.astimezone(UTC))  # SQLite keeps only the digits
         with self._db.read() as s:
             if s.scalar(select(Watchlist.id).where(Watchlist.name == req.list_name)) is None:
                 raise NotFound(f"no list named {req.list_name!r}")
-        judged = [self._judge(p, req, i, len(req.photos), progress) for i, p in enumerate(req.photos)]
+            if req.person_id is not None and s.get(Person, req.person_id) is None:
+                raise NotFound(f"no person with id {req.person_id}")
+            same = req.person_id or s.scalar(  # adding to this person: not flagged as someone else
+                select(Person.id).join(WatchlistEntry).join(Watchlist)
+                .where(Person.name == req.name, Watchlist.name == req.list_name)
+            )  # fmt: skip
+        judged = [
+            self._judge(p, req, i, len(req.photos), progress, same=same) for i, p in enumerate(req.photos)
+        ]
         usable = [
-            (p, v, f) for p, (v, f) in zip(req.photos, judged, strict=True) if v.accepted and f is not None
+            (i, p, v, f)
+            for i, (p, (v, f)) in enumerate(zip(req.photos, judged, strict=True))
+            if v.accepted and f is not None
         ]
         if not usable:
             raise EnrolmentRejected(req.name, [v for v, _ in judged])
-        files = {p.name: (self._media.put("photos", p.data, _suffix(p.name, p.data)),
-                          self._media.put("crops", f.chip_jpeg, ".jpg")) for p, _, f in usable}  # fmt: skip
+        files = {i: (self._media.put("photos", p.data, _suffix(p.name, p.data)),
+                     self._media.put("crops", f.chip_jpeg, ".jpg")) for i, p, _, f in usable}  # fmt: skip
         with self._db.write() as s:
             person, created = self._person(s, actor, req)
-            entry = self._entry(s, actor, req, person)
+            entry, new_entry = self._entry(s, actor, req, person)
             verdicts, new = self._add_samples(s, person, usable, files, judged)
+            if not (created or new_entry or new):
+                raise EnrolmentRejected(req.name, verdicts)  # nothing new: rolled back, not audited
             audit.append(
                 s, actor, "person.enrol", f"person:{person.id}", reason=req.reason,
                 details={"name": person.name, "list": req.list_name, "created": created,
@@ -175,7 +191,14 @@ class EnrolmentService:
         return EnrolResult(person.id, person.name, req.list_name, created, verdicts)
 
     def _judge(
-        self, photo: Photo, req: EnrolRequest, i: int, n: int, progress: Callable[[int, int], None] | None
+        self,
+        photo: Photo,
+        req: EnrolRequest,
+        i: int,
+        n: int,
+        progress: Callable[[int, int], None] | None,
+        *,
+        same: int | None,
     ) -> tuple[PhotoVerdict, GatedFace | None]:
         try:
             face = examine(
@@ -186,7 +209,7 @@ class EnrolmentService:
         finally:
             if progress is not None:
                 progress(i + 1, n)
-        looks_like = self._looks_like(face, req.person_id)
+        looks_like = self._looks_like(face, same)
         if face.problems and not req.force:
             return PhotoVerdict(
                 photo.name, False, face.problems, quality=face.quality, looks_like=looks_like
@@ -221,7 +244,10 @@ class EnrolmentService:
         s.flush()
         return person, True
 
-    def _entry(self, s: Session, actor: str, req: EnrolRequest, person: Person) -> WatchlistEntry:
+    def _entry(
+        self, s: Session, actor: str, req: EnrolRequest, person: Person
+    ) -> tuple[WatchlistEntry, bool]:
+        """The person's entry on the list, and whether it was made now."""
         wl = s.scalar(select(Watchlist).where(Watchlist.name == req.list_name))
         if wl is None:
             raise NotFound(f"no list named {req.list_name!r}")
@@ -238,32 +264,33 @@ class EnrolmentService:
             )  # fmt: skip
             s.add(entry)
             s.flush()
-        return entry
+            return entry, True
+        return entry, False
 
     def _add_samples(
         self,
         s: Session,
         person: Person,
-        usable: list[tuple[Photo, PhotoVerdict, GatedFace]],
-        files: dict[str, tuple[str, str]],
+        usable: list[tuple[int, Photo, PhotoVerdict, GatedFace]],
+        files: dict[int, tuple[str, str]],
         judged: list[tuple[PhotoVerdict, GatedFace | None]],
     ) -> tuple[list[PhotoVerdict], list[tuple[int, GatedFace]]]:
         """Insert the usable photos not already enrolled; the verdicts of all, and the new samples."""
         existing = set(
             s.scalars(select(FaceSample.photo_sha256).where(FaceSample.person_id == person.id)).all()
         )
-        added: dict[str, PhotoVerdict] = {}
+        added: dict[int, PhotoVerdict] = {}  # by position: two photos may share a name
         new: list[tuple[int, GatedFace]] = []
-        for photo, verdict, face in usable:
+        for i, photo, verdict, face in usable:
             digest = sha256_hex(photo.data)
             if digest in existing:
-                added[photo.name] = PhotoVerdict(photo.name, False, ("already enrolled for this person",))
+                added[i] = PhotoVerdict(photo.name, False, ("already enrolled for this person",))
                 continue
             existing.add(digest)
             q = face.quality
             sample = FaceSample(
-                person_id=person.id, photo_sha256=digest, photo_path=files[photo.name][0],
-                crop_path=files[photo.name][1], embedding=face.vector.astype("<f4").tobytes(),
+                person_id=person.id, photo_sha256=digest, photo_path=files[i][0],
+                crop_path=files[i][1], embedding=face.vector.astype("<f4").tobytes(),
                 model_id=face.model_id, dim=len(face.vector), weak=verdict.weak, created_at=datetime.now(UTC),
                 quality={"size_px": q.size_px, "sharpness": q.sharpness, "frontal": q.frontal,
                          "det_score": q.det_score, "edge": q.edge, "total": q.total},
@@ -271,10 +298,10 @@ class EnrolmentService:
             s.add(sample)
             s.flush()
             new.append((sample.id, face))
-            added[photo.name] = PhotoVerdict(
+            added[i] = PhotoVerdict(
                 photo.name, True, verdict.reasons, verdict.weak, q, verdict.looks_like, sample.id
             )  # fmt: skip
-        return [added.get(v.name, v) for v, _ in judged], new
+        return [added.get(i, v) for i, (v, _) in enumerate(judged)], new
 
     @staticmethod
     def _memberships(s: Session, person_id: int) -> list[ListMembership]:
@@ -282,5 +309,5 @@ class EnrolmentService:
             select(WatchlistEntry.watchlist_id, WatchlistEntry.expires_at).where(
                 WatchlistEntry.person_id == person_id
             )
-        ).tuples()
+        )
         return [ListMembership(list_id, as_utc(expires)) for list_id, expires in rows]

@@ -35,7 +35,7 @@ def load_gallery(db: Database, model_id: str, dim: int) -> Gallery:
         entries: dict[int, list[ListMembership]] = defaultdict(list)
         for person_id, list_id, expires in s.execute(
             select(WatchlistEntry.person_id, WatchlistEntry.watchlist_id, WatchlistEntry.expires_at)
-        ).tuples():
+        ):
             entries[person_id].append(ListMembership(list_id, as_utc(expires)))
     for person_id, memberships in entries.items():
         gallery.set_lists(person_id, memberships)
@@ -43,13 +43,21 @@ def load_gallery(db: Database, model_id: str, dim: int) -> Gallery:
     return gallery
 
 
-def sweep_orphans(db: Database, media: MediaStore) -> int:
-    """Delete media files no row refers to (left by a crash between writing a file and committing)."""
+ORPHAN_MIN_AGE_S = 3600.0
+"""A file younger than this may belong to an enrolment still in flight in another process."""
+
+
+def sweep_orphans(db: Database, media: MediaStore, min_age_s: float = ORPHAN_MIN_AGE_S) -> int:
+    """Delete media files no row refers to (left by a crash between writing a file and committing).
+
+    Only files older than ``min_age_s`` go: another process may have written a file whose row it has
+    not committed yet (a live enrolment), and that file is not an orphan.
+    """
     with db.read() as s:
         used = set(s.scalars(select(FaceSample.photo_path)).all())
         used |= set(s.scalars(select(FaceSample.crop_path)).all())
         used |= set(s.scalars(select(EventShot.crop_path)).all())
-    orphans = media.all_files() - used
+    orphans = media.all_files(older_than_s=min_age_s) - used
     for rel in orphans:
         media.remove(rel)
     if orphans:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from vigil.errors import BadInput, NotFound
 from vigil.store import audit
-from vigil.store.db import Database
+from vigil.store.db import Database, as_utc
 from vigil.store.tables import Review, Severity, Watchlist, WatchlistEntry
 
 LIST_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -59,7 +59,7 @@ def _info(wl: Watchlist, people: int) -> ListInfo:
     settings = ListSettings(
         wl.threshold, wl.severity, wl.colour, wl.review, wl.retention_days, wl.description
     )  # fmt: skip
-    return ListInfo(wl.id, wl.name, settings, people, wl.created_by, wl.created_at)
+    return ListInfo(wl.id, wl.name, settings, people, wl.created_by, as_utc(wl.created_at))
 
 
 class ListService:
@@ -94,9 +94,7 @@ class ListService:
             counts = dict(
                 s.execute(
                     select(WatchlistEntry.watchlist_id, func.count()).group_by(WatchlistEntry.watchlist_id)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             return [
                 _info(wl, counts.get(wl.id, 0))

@@ -63,8 +63,8 @@ class PeopleService:
                 raise NotFound(f"no person with id {person_id}")
             entries: list[dict[str, object]] = [
                 {"list": e.watchlist.name, "reason": e.reason, "photo_source": e.photo_source,
-                 "added_by": e.added_by, "approved_by": e.approved_by, "added_at": e.added_at,
-                 "expires_at": e.expires_at}
+                 "added_by": e.added_by, "approved_by": e.approved_by, "added_at": as_utc(e.added_at),
+                 "expires_at": as_utc(e.expires_at)}
                 for e in person.entries
             ]  # fmt: skip
             samples: list[dict[str, object]] = [
@@ -77,7 +77,7 @@ class PeopleService:
     @staticmethod
     def _info(s: Session, p: Person) -> PersonInfo:
         lists = {e.watchlist.name: as_utc(e.expires_at) for e in p.entries}
-        return PersonInfo(p.id, p.name, lists, len(p.samples), p.created_at)
+        return PersonInfo(p.id, p.name, lists, len(p.samples), as_utc(p.created_at))
 
     # --- remove ----------------------------------------------------------------------------------
 

@@ -95,13 +95,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with _translate(), self._sessions() as session, session.begin():
+        with translate_errors(), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction for changes: commits on success, rolls back on any exception."""
-        with _translate(), self._sessions() as session, session.begin():
+        with translate_errors(), self._sessions() as session, session.begin():
             session.connection(execution_options={_WRITE: True})
             yield session
 
@@ -110,7 +110,7 @@ class Database:
 
 
 @contextmanager
-def _translate() -> Iterator[None]:
+def translate_errors() -> Iterator[None]:
     """Database trouble (locked, gone, disk full) becomes a StoreError with the driver's reason."""
     try:
         yield

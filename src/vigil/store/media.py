@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from vigil.errors import BadInput
@@ -57,12 +58,13 @@ class MediaStore:
     def remove(self, rel: str) -> None:
         self.path(rel).unlink(missing_ok=True)
 
-    def all_files(self) -> set[str]:
-        """Every stored file's relative path (temporary files excluded)."""
+    def all_files(self, older_than_s: float = 0.0) -> set[str]:
+        """Every stored file's relative path (temporary files excluded), optionally only older ones."""
         if not self.root.is_dir():
             return set()
+        cutoff = time.time() - older_than_s
         return {
             p.relative_to(self.root).as_posix()
             for p in self.root.rglob("*")
-            if p.is_file() and not p.name.startswith(".tmp-")
+            if p.is_file() and not p.name.startswith(".tmp-") and p.stat().st_mtime <= cutoff
         }

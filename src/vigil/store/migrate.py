@@ -8,9 +8,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect
 
 from vigil.errors import StoreError
+from vigil.store.db import translate_errors
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -24,9 +26,12 @@ def _config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (default: the newest), in one transaction where possible."""
     cfg = _config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    try:
+        with translate_errors(), engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except CommandError as exc:  # e.g. the database is at a revision this Vigil does not know
+        raise StoreError(f"cannot upgrade the schema: {exc}") from exc
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -44,7 +49,7 @@ def ensure_schema(engine: Engine) -> None:
 
 
 def current(engine: Engine) -> str | None:
-    with engine.connect() as conn:
+    with translate_errors(), engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
 

@@ -258,11 +258,16 @@ def _append_only_audit_log() -> None:
             "CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
             "FOR EACH ROW EXECUTE FUNCTION vigil_audit_log_append_only()"
         )
+        op.execute(  # TRUNCATE skips row triggers
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION vigil_audit_log_append_only()"
+        )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS vigil_audit_log_append_only()")
     with op.batch_alter_table("event_shots", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_event_shots_event_id"))

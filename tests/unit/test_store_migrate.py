@@ -1,0 +1,136 @@
+"""The schema comes only from migrations: they agree with the models, and an old schema is refused.
+
+Runs on SQLite and PostgreSQL (``db_url``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from vigil.errors import StoreError
+from vigil.store import migrate
+from vigil.store.db import Database, make_engine
+from vigil.store.tables import Base, WatchlistEntry
+
+TABLES = {
+    "alembic_version", "audit_log", "cameras", "event_reviews", "event_shots", "events", "face_samples",
+    "people", "users", "watchlist_entries", "watchlists",
+}  # fmt: skip
+
+
+@pytest.fixture
+def db_engine(db_url: str) -> Iterator[Engine]:
+    """A Vigil engine (pragmas and all) on the test's empty database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def _stamp(engine: Engine, revision: str) -> None:
+    """Record ``revision`` as the schema's version, the way Alembic does, without any table."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": revision})
+
+
+def test_the_migrations_build_exactly_the_models(db_engine: Engine) -> None:
+    migrate.upgrade(db_engine)
+    with db_engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+    assert set(inspect(db_engine).get_table_names()) == TABLES
+    assert migrate.current(db_engine) == migrate.head() == "0001"
+
+
+def test_upgrade_is_idempotent_and_downgrade_undoes_it(db_engine: Engine) -> None:
+    migrate.upgrade(db_engine)
+    migrate.upgrade(db_engine)
+    assert migrate.current(db_engine) == "0001"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
+    with db_engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    assert set(inspect(db_engine).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(db_engine)
+    assert set(inspect(db_engine).get_table_names()) == TABLES
+
+
+def test_ensure_schema_creates_an_empty_database_then_leaves_it_alone(db_engine: Engine) -> None:
+    migrate.ensure_schema(db_engine)
+    assert migrate.current(db_engine) == migrate.head()
+    assert set(inspect(db_engine).get_table_names()) == TABLES
+    migrate.ensure_schema(db_engine)  # a second start changes nothing
+    assert migrate.current(db_engine) == migrate.head()
+
+
+@pytest.mark.parametrize("stamped", ["0000", "f00dcafe"])
+def test_ensure_schema_refuses_a_database_at_another_revision(db_engine: Engine, stamped: str) -> None:
+    _stamp(db_engine, stamped)
+    with pytest.raises(
+        StoreError, match=rf"at revision {stamped}, this Vigil needs 0001: run `vigil db upgrade`"
+    ):
+        migrate.ensure_schema(db_engine)
+    assert set(inspect(db_engine).get_table_names()) == {"alembic_version"}, "nothing was created"
+
+
+def test_ensure_schema_refuses_a_schema_older_than_the_code(
+    db_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database at 0001 opened by a Vigil whose newest migration is 0002 is not used as it is."""
+    migrate.upgrade(db_engine)
+    monkeypatch.setattr(migrate, "head", lambda: "0002")
+    with pytest.raises(StoreError, match=r"at revision 0001, this Vigil needs 0002: run `vigil db upgrade`"):
+        migrate.ensure_schema(db_engine)
+
+
+def test_ensure_schema_refuses_tables_it_did_not_make(db_engine: Engine) -> None:
+    """Tables without a version (made by hand, or by another program) are not taken over."""
+    Base.metadata.tables["people"].create(db_engine)
+    with pytest.raises(StoreError, match=r"at revision unknown.*vigil db upgrade"):
+        migrate.ensure_schema(db_engine)
+
+
+def test_sqlite_pragmas_are_on_for_every_connection(tmp_path_factory: pytest.TempPathFactory) -> None:
+    db = Database.from_url(f"sqlite:///{tmp_path_factory.mktemp('pragmas') / 'vigil.db'}")
+    try:
+        for _ in range(2):  # a fresh connection each time, not only the first
+            with db.engine.connect() as conn:
+                pragmas = {
+                    name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                    for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+                }
+            assert pragmas == {
+                "journal_mode": "wal",
+                "synchronous": 2,
+                "foreign_keys": 1,
+                "busy_timeout": 10_000,
+            }
+            db.engine.dispose()
+    finally:
+        db.dispose()
+
+
+def test_foreign_keys_are_enforced(db_url: str) -> None:
+    """An entry naming a person and a list that do not exist is refused by the database itself."""
+    db = Database.from_url(db_url)
+    migrate.ensure_schema(db.engine)
+    try:
+        with pytest.raises(IntegrityError), db.write() as s:
+            s.add(
+                WatchlistEntry(
+                    watchlist_id=41, person_id=42, reason="x", added_by="t", added_at=datetime.now(UTC)
+                )
+            )
+    finally:
+        db.dispose()
