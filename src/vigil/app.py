@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cv2
+import faiss
 
 from vigil.bestshot import BestShotSelector
 from vigil.config import VigilConfig
@@ -28,6 +29,19 @@ from vigil.store.migrate import ensure_schema
 from vigil.store.paths import data_dir, database_url
 from vigil.track import IouTracker
 from vigil.track.cuts import SceneCutDetector
+
+
+def configure_libraries() -> None:
+    """Process-wide settings of the native libraries, made here rather than at import.
+
+    - OpenCV's DNN warns about compute targets on every net it loads; Vigil logs what matters itself.
+    - FAISS searches on one thread: Vigil searches one probe at a time (a track, a photo), and on a
+      2-core machine OpenMP's hand-off costs more than it saves: p99 of one 1:N search over 10^6 faces
+      is 31 ms on one thread against 83 ms on two (docs/benchmarks.md). Parallelism comes from
+      processing cameras in separate processes.
+    """
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    faiss.omp_set_num_threads(1)
 
 
 @dataclass(frozen=True)
@@ -61,8 +75,7 @@ class Engine:
 
 def build_engine(config: VigilConfig) -> Engine:
     """Load the models named by ``config`` and wire the stages."""
-    # OpenCV's DNN warns about compute targets on every net it loads; Vigil logs what matters itself.
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    configure_libraries()
     detector = build_detector(config.detector, config.model_dir)
     dlib_models = dlib_model_paths()
     aligner = FaceAligner(Landmarker(dlib_models.shape_predictor_5), BOX_SHAPES[detector.name])
@@ -92,6 +105,7 @@ class Store:
 
 def open_store(config: VigilConfig, *, create: bool = True) -> Store:
     """Connect to the configured database (SQLite in the data dir by default) and check its schema."""
+    configure_libraries()
     root = data_dir(config.store)
     try:
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
