@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.app import Engine, build_engine
+from vigil.cli.bench_store import store
 from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
 from vigil.errors import VigilError
 from vigil.evaluate.bench_pipeline import (
@@ -279,3 +280,6 @@ def pipeline(
     if plot is not None:
         plot_bench_pipeline(result, plot)
         console.print(f"plot: {plot}")
+
+
+bench_app.command("store")(store)

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib import ticker
 
 from vigil.evaluate.bench_pipeline import BenchResult
+from vigil.evaluate.bench_store import TARGET_P99_MS, TARGET_STARTUP_S, StoreBenchResult
 from vigil.evaluate.protocol import Roc
 
 
@@ -80,6 +81,60 @@ def plot_bench_pipeline(result: BenchResult, out: Path) -> None:
     ax.set_title(f"Vigil vs the face_recognition per-frame loop ({result.machine.cpu})", fontsize=9)
     ax.legend(fontsize=7.5, loc="upper left", ncol=3, frameon=False)
     ax.grid(True, axis="y", which="major", alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def plot_bench_store(result: StoreBenchResult, out: Path) -> None:
+    """Start-up time per database, and p50/p99 1:N latency per database and FAISS thread count.
+
+    Each panel has its target as a dotted line; the latency bars are labelled with their p99.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5), dpi=120, width_ratios=(2, 3))
+    engines = [r.engine for r in result.scale]
+    x = np.arange(len(engines))
+    runs = max(len(r.startups) for r in result.scale)
+    width = 0.8 / max(1, runs)
+    for i in range(runs):
+        seconds = [r.startups[i].total_s if i < len(r.startups) else 0.0 for r in result.scale]
+        loading = [r.startups[i].load_gallery_s if i < len(r.startups) else 0.0 for r in result.scale]
+        pos = x - 0.4 + width * (i + 0.5)
+        left.bar(pos, seconds, width * 0.9, color="C0", hatch=None if i == 0 else "//",
+                 label="start-up (fresh process → gallery ready)" if i == 0 else None)  # fmt: skip
+        left.bar(pos, loading, width * 0.9, color="C1", hatch=None if i == 0 else "//",
+                 label="of which load_gallery" if i == 0 else None)  # fmt: skip
+        for p, s in zip(pos, seconds, strict=True):
+            left.annotate(
+                f"{s:.1f} s", (p, s), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8
+            )
+    left.axhline(TARGET_STARTUP_S, ls=":", color="C3", label=f"target < {TARGET_STARTUP_S:g} s")
+    left.set_xticks(x, engines)
+    left.set_ylabel("seconds")
+    left.set_title(f"start-up with {result.scale[0].faces:,} faces (each run)", fontsize=9)
+    left.legend(fontsize=7.5, frameon=False, loc="upper left")
+    left.set_ylim(0, max(TARGET_STARTUP_S, *(r.startup_s for r in result.scale)) * 1.25)
+    left.grid(True, axis="y", alpha=0.3)
+
+    labels = [f"{r.engine}\n{q.threads} thr." for r in result.scale for q in r.latency]
+    p50 = [q.p50 for r in result.scale for q in r.latency]
+    p99 = [q.p99 for r in result.scale for q in r.latency]
+    xl = np.arange(len(labels))
+    right.bar(xl - 0.2, p50, 0.38, label="p50", color="C0")
+    right.bar(xl + 0.2, p99, 0.38, label="p99", color="C2")
+    for i, v in enumerate(p99):
+        right.annotate(
+            f"{v:.1f}", (i + 0.2, v), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8
+        )
+    right.axhline(TARGET_P99_MS, ls=":", color="C3", label=f"target p99 < {TARGET_P99_MS:g} ms")
+    right.set_xticks(xl, labels, fontsize=8)
+    right.set_ylabel("ms per query (one probe, k=5)")
+    right.set_title("1:N identification, exact search (FAISS flat)", fontsize=9)
+    right.set_ylim(0, max(TARGET_P99_MS, *p99, 1.0) * 1.25)
+    right.legend(fontsize=7.5, frameon=False, loc="upper left")
+    right.grid(True, axis="y", alpha=0.3)
+    fig.suptitle(f"vigil bench store ({result.machine.cpu}, {result.machine.cores} cores)", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
