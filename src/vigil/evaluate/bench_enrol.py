@@ -26,10 +26,10 @@ import multiprocessing as mp
 import queue
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.pool import Pool
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from vigil.config import VigilConfig
 from vigil.embed.stills import StillEncoder, StillFaces
 from vigil.errors import BadInput, StoreError
 from vigil.match.folder import list_photos
+from vigil.runtime.pipeline import StageClock
 from vigil.services.enrol import EnrolmentRejected, EnrolmentService, EnrolRequest, Photo, PhotoVerdict
 from vigil.services.gallery import load_gallery
 from vigil.services.lists import ListService, ListSettings
@@ -183,21 +184,8 @@ class EnrolBench:
 # --- instrumented collaborators ------------------------------------------------------------------------
 
 
-@dataclass
-class _Clock:
-    seconds: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    @contextmanager
-    def timing(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] += time.perf_counter() - start
-
-
 class _TimedStills(StillEncoder):
-    def __init__(self, engine: Engine, clock: _Clock) -> None:
+    def __init__(self, engine: Engine, clock: StageClock) -> None:
         super().__init__(engine.detector, engine.aligner, engine.embedder)
         self._clock = clock
 
@@ -207,7 +195,7 @@ class _TimedStills(StillEncoder):
 
 
 class _TimedMedia(MediaStore):
-    def __init__(self, root: Path, clock: _Clock) -> None:
+    def __init__(self, root: Path, clock: StageClock) -> None:
         super().__init__(root)
         self._clock = clock
 
@@ -217,7 +205,7 @@ class _TimedMedia(MediaStore):
 
 
 class _TimedDatabase(Database):
-    def __init__(self, url: str, clock: _Clock) -> None:
+    def __init__(self, url: str, clock: StageClock) -> None:
         super().__init__(make_engine(url))
         self._clock = clock
 
@@ -240,7 +228,7 @@ class _Enroller:
     """The real service over instrumented collaborators, in one process."""
 
     def __init__(self, setup: EnrolSetup, engine: Engine) -> None:
-        self.clock = _Clock()
+        self.clock = StageClock()
         self.db = _TimedDatabase(setup.url, self.clock)
         cfg = setup.config
         gallery = load_gallery(self.db, engine.embedder.model_id, engine.embedder.dim)

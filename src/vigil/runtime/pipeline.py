@@ -38,13 +38,10 @@ class FrameResult:
 
 
 @dataclass
-class StageTimes:
-    """Seconds spent per stage and work counts, for benchmarks and metrics."""
+class StageClock:
+    """Seconds spent per named stage, summed over ``with clock.timing(stage):`` blocks."""
 
     seconds: dict[str, float] = field(default_factory=dict)
-    frames: int = 0
-    detections_run: int = 0
-    faces_embedded: int = 0
 
     @contextmanager
     def timing(self, stage: str) -> Iterator[None]:
@@ -53,6 +50,15 @@ class StageTimes:
             yield
         finally:
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - start
+
+
+@dataclass
+class StageTimes(StageClock):
+    """Seconds spent per stage and work counts, for benchmarks and metrics."""
+
+    frames: int = 0
+    detections_run: int = 0
+    faces_embedded: int = 0
 
 
 class SourcePipeline:
