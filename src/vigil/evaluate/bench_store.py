@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import faiss
 import numpy as np
 from alembic import command
 from alembic.config import Config
@@ -239,8 +238,9 @@ class ScaleResult:
         insert: how long writing it took.
         db_bytes: the database's size on disk afterwards.
         startups: each fresh process's start-up.
-        latency: the probe queries, FAISS's default thread count first.
-        default_threads: FAISS's default thread count (the machine's cores, or OMP_NUM_THREADS).
+        latency: the probe queries with Vigil's FAISS thread count, then with FAISS's default if different.
+        vigil_threads: the FAISS thread count Vigil sets (``vigil.app.configure_libraries``).
+        library_threads: FAISS's own default (the machine's cores, or OMP_NUM_THREADS).
     """
 
     engine: str
@@ -251,7 +251,8 @@ class ScaleResult:
     db_bytes: int
     startups: tuple[Startup, ...]
     latency: tuple[Latency, ...]
-    default_threads: int
+    vigil_threads: int
+    library_threads: int
 
     @property
     def startup_s(self) -> float:
@@ -268,7 +269,7 @@ class ScaleResult:
 
     @property
     def shipped(self) -> Latency | None:
-        """The queries as Vigil runs them by default (FAISS's default threads)."""
+        """The queries as Vigil runs them (the FAISS threads it sets)."""
         return self.latency[0] if self.latency else None
 
     @property
@@ -286,7 +287,8 @@ class ScaleResult:
             "startups": [s.as_json() for s in self.startups],
             "startup_s": round(self.startup_s, 3),
             "startup_passed": self.startup_passed,
-            "default_threads": self.default_threads,
+            "vigil_threads": self.vigil_threads,
+            "faiss_default_threads": self.library_threads,
             "latency": [q.as_json() for q in self.latency],
             "latency_passed": self.latency_passed,
         }
@@ -314,8 +316,9 @@ class StoreBenchResult:
             out.append((r.startup_passed, f"{r.engine}: {startup}"))
             q = r.shipped
             if q is not None:
+                threads = f"{q.threads} thread{'s' * (q.threads > 1)}"
                 search = (
-                    f"1:N over {r.faces:,} faces p99 {q.p99:.1f} ms with {q.threads} FAISS threads "
+                    f"1:N over {r.faces:,} faces p99 {q.p99:.1f} ms, FAISS on {threads} "
                     f"(target < {TARGET_P99_MS:g} ms), {q.exact}/{q.queries} answers exact"
                 )
                 out.append((q.passed, f"{r.engine}: {search}"))
@@ -366,8 +369,8 @@ def bench_scale(
 ) -> ScaleResult:
     """Write ``gallery`` into the fresh store ``spot``, then measure fresh processes starting on it.
 
-    The first process also answers ``probes`` (with FAISS's default threads, then 1 thread if the
-    default is more), each answer checked against the brute-force one.
+    The first process also answers ``probes`` (with the FAISS threads Vigil sets, then with FAISS's own
+    default if that differs), each answer checked against the brute-force one.
     """
     db = Database.from_url(spot.url)
     try:
@@ -378,7 +381,6 @@ def bench_scale(
         size = database_bytes(db)
     finally:
         db.dispose()
-    threads = (0,) if faiss.omp_get_max_threads() == 1 else (0, 1)
     runs: list[FreshProcess] = []
     for i in range(STARTUP_RUNS):
         if progress is not None:
@@ -387,7 +389,7 @@ def bench_scale(
         runs.append(
             measure_fresh_process(
                 spot.url, spot.data_dir, gallery.model_id, gallery.dim,
-                probes=probes.vectors if first else None, threads=threads, k=K,
+                probes=probes.vectors if first else None, k=K,
             )
         )  # fmt: skip
     return ScaleResult(
@@ -399,5 +401,6 @@ def bench_scale(
         db_bytes=size,
         startups=tuple(r.startup for r in runs),
         latency=tuple(judge(q, probes) for q in runs[0].queries),
-        default_threads=runs[0].default_threads,
+        vigil_threads=runs[0].vigil_threads,
+        library_threads=runs[0].library_threads,
     )

@@ -117,7 +117,11 @@ def plot_bench_store(result: StoreBenchResult, out: Path) -> None:
     left.set_ylim(0, max(TARGET_STARTUP_S, *(r.startup_s for r in result.scale)) * 1.25)
     left.grid(True, axis="y", alpha=0.3)
 
-    labels = [f"{r.engine}\n{q.threads} thr." for r in result.scale for q in r.latency]
+    labels = [
+        f"{r.engine}\n{q.threads} thr. ({'Vigil' if q is r.shipped else 'FAISS default'})"
+        for r in result.scale
+        for q in r.latency
+    ]
     p50 = [q.p50 for r in result.scale for q in r.latency]
     p99 = [q.p99 for r in result.scale for q in r.latency]
     xl = np.arange(len(labels))

@@ -113,11 +113,20 @@ class Queries:
 
 @dataclass(frozen=True, slots=True)
 class FreshProcess:
-    """What one child process measured."""
+    """What one child process measured.
+
+    Attributes:
+        startup: the cold start.
+        queries: the probes answered with Vigil's FAISS thread count, then (when it differs) with FAISS's
+            own default, for comparison.
+        vigil_threads: FAISS's thread count once Vigil set it up (``open_store``).
+        library_threads: FAISS's thread count before that (the machine's cores, or ``OMP_NUM_THREADS``).
+    """
 
     startup: Startup
     queries: tuple[Queries, ...]
-    default_threads: int
+    vigil_threads: int
+    library_threads: int
 
 
 def measure_fresh_process(
@@ -127,7 +136,6 @@ def measure_fresh_process(
     dim: int,
     *,
     probes: FloatArray | None = None,
-    threads: Sequence[int] = (0,),
     k: int = 5,
     timeout_s: float = CHILD_TIMEOUT_S,
 ) -> FreshProcess:
@@ -137,8 +145,8 @@ def measure_fresh_process(
         url: the database (passed in the environment).
         data_dir: the store's data dir.
         model_id: whose vectors to load; dim: their length.
-        probes: unit vectors (N, dim) to search one at a time, or None for start-up only.
-        threads: FAISS thread counts to run the queries with, in turn (0: FAISS's default).
+        probes: unit vectors (N, dim) to search one at a time, or None for start-up only: with the FAISS
+            threads Vigil sets, then with FAISS's own default if that differs.
         k: candidates asked of each search.
         timeout_s: give up on the child after this long.
 
@@ -147,7 +155,7 @@ def measure_fresh_process(
     """
     with tempfile.TemporaryDirectory(prefix="vigil-bench-probes-") as tmp:
         args = [sys.executable, "-m", __name__, "--data-dir", str(data_dir), "--model-id", model_id,
-                "--dim", str(dim), "--k", str(k), "--threads", ",".join(map(str, threads))]  # fmt: skip
+                "--dim", str(dim), "--k", str(k)]  # fmt: skip
         if probes is not None:
             np.save(Path(tmp) / "probes.npy", np.ascontiguousarray(probes, np.float32))
             args += ["--probes", str(Path(tmp) / "probes.npy")]
@@ -198,7 +206,7 @@ def _parse(report: dict[str, object], spawned: float) -> FreshProcess:
         )
         for q in runs
     )
-    return FreshProcess(startup, queries, int(num("default_threads")))
+    return FreshProcess(startup, queries, int(num("vigil_threads")), int(num("library_threads")))
 
 
 # --- the child ---------------------------------------------------------------------------------------
@@ -247,10 +255,9 @@ def _child(argv: Sequence[str]) -> int:
     parser.add_argument("--model-id", required=True)
     parser.add_argument("--dim", type=int, required=True)
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--threads", default="0")
     parser.add_argument("--probes", type=Path)
     args = parser.parse_args(argv)
-    default_threads = faiss.omp_get_max_threads()
+    library_threads = faiss.omp_get_max_threads()  # before Vigil configures the libraries
     rss_base, _ = _memory_kib()
 
     start = time.perf_counter()
@@ -260,20 +267,23 @@ def _child(argv: Sequence[str]) -> int:
     gallery = load_gallery(store.db, args.model_id, args.dim)
     load_s = time.perf_counter() - start
     t_ready = time.time()
+    vigil_threads = faiss.omp_get_max_threads()
     gc.collect()
     rss_ready, hwm_ready = _memory_kib()
 
     runs: list[dict[str, object]] = []
     if args.probes is not None:
         probes = np.load(args.probes).astype(np.float32)
-        for threads in (int(t) for t in args.threads.split(",")):
-            faiss.omp_set_num_threads(threads or default_threads)
+        runs.append(_queries(gallery, probes, args.k))  # as Vigil set FAISS up
+        if vigil_threads != library_threads:
+            faiss.omp_set_num_threads(library_threads)
             runs.append(_queries(gallery, probes, args.k))
     store.db.dispose()
     report = {
         "t_main": t_main, "t_ready": t_ready, "open_store_s": open_s, "load_gallery_s": load_s,
         "samples": len(gallery), "people": len(gallery.people), "rss_base_kib": rss_base,
-        "rss_ready_kib": rss_ready, "hwm_ready_kib": hwm_ready, "default_threads": default_threads,
+        "rss_ready_kib": rss_ready, "hwm_ready_kib": hwm_ready, "vigil_threads": vigil_threads,
+        "library_threads": library_threads,
         "queries": runs,
     }  # fmt: skip
     sys.stdout.write(json.dumps(report) + "\n")
