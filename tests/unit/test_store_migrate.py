@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +21,7 @@ from vigil.store.tables import Base, WatchlistEntry
 
 TABLES = {
     "alembic_version", "audit_log", "cameras", "event_reviews", "event_shots", "events", "face_samples",
-    "people", "users", "watchlist_entries", "watchlists",
+    "people", "users", "watchlist_entries", "watchlists", "api_tokens", "outbox",
 }  # fmt: skip
 
 
@@ -49,18 +47,14 @@ def test_the_migrations_build_exactly_the_models(db_engine: Engine) -> None:
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert set(inspect(db_engine).get_table_names()) == TABLES
-    assert migrate.current(db_engine) == migrate.head() == "0001"
+    assert migrate.current(db_engine) == migrate.head() == "0002"
 
 
 def test_upgrade_is_idempotent_and_downgrade_undoes_it(db_engine: Engine) -> None:
     migrate.upgrade(db_engine)
     migrate.upgrade(db_engine)
-    assert migrate.current(db_engine) == "0001"
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
-    with db_engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "base")
+    assert migrate.current(db_engine) == "0002"
+    migrate.downgrade(db_engine, "base")
     assert set(inspect(db_engine).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(db_engine)
     assert set(inspect(db_engine).get_table_names()) == TABLES
@@ -78,18 +72,15 @@ def test_ensure_schema_creates_an_empty_database_then_leaves_it_alone(db_engine:
 def test_ensure_schema_refuses_a_database_at_another_revision(db_engine: Engine, stamped: str) -> None:
     _stamp(db_engine, stamped)
     with pytest.raises(
-        StoreError, match=rf"at revision {stamped}, this Vigil needs 0001: run `vigil db upgrade`"
+        StoreError, match=rf"at revision {stamped}, this Vigil needs 0002: run `vigil db upgrade`"
     ):
         migrate.ensure_schema(db_engine)
     assert set(inspect(db_engine).get_table_names()) == {"alembic_version"}, "nothing was created"
 
 
-def test_ensure_schema_refuses_a_schema_older_than_the_code(
-    db_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_ensure_schema_refuses_a_schema_older_than_the_code(db_engine: Engine) -> None:
     """A database at 0001 opened by a Vigil whose newest migration is 0002 is not used as it is."""
-    migrate.upgrade(db_engine)
-    monkeypatch.setattr(migrate, "head", lambda: "0002")
+    migrate.upgrade(db_engine, "0001")
     with pytest.raises(StoreError, match=r"at revision 0001, this Vigil needs 0002: run `vigil db upgrade`"):
         migrate.ensure_schema(db_engine)
 
@@ -134,3 +125,20 @@ def test_foreign_keys_are_enforced(db_url: str) -> None:
             )
     finally:
         db.dispose()
+
+
+def test_0002_upgrades_a_database_that_already_has_cameras_and_events(db_engine: Engine) -> None:
+    """The new NOT NULL camera columns need a server default, or the upgrade fails on existing rows."""
+    migrate.upgrade(db_engine, "0001")
+    with db_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO cameras (name, url, enabled, virtual, created_at) "
+                "VALUES ('door', 'x', TRUE, FALSE, :t)"
+            ),
+            {"t": "2026-11-24 00:00:00"},
+        )
+    migrate.upgrade(db_engine)
+    with db_engine.connect() as conn:
+        row = conn.execute(text("SELECT loop, from_config, max_fps FROM cameras")).one()
+    assert (bool(row.loop), bool(row.from_config), row.max_fps) == (False, False, None)

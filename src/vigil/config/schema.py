@@ -163,6 +163,115 @@ class PipelineConfig(_Strict):
     )
 
 
+class ServerConfig(_Strict):
+    """The HTTP API of ``vigil serve``."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on (loopback unless you mean otherwise).")
+    port: int = Field(8470, ge=0, le=65535, description="Port to listen on (0: any free port).")
+    public_url: str | None = Field(
+        None,
+        description="How others reach this server, e.g. https://vigil.example.org; used in the image links "
+        "of webhook and MQTT alerts [http://host:port].",
+    )
+    session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a sign-in session lasts.")
+    image_link_hours: float = Field(
+        24.0, gt=0, le=24 * 30, description="How long a signed best-shot image link in an alert stays valid."
+    )
+
+
+class LiveConfig(_Strict):
+    """How live cameras are run: worker processes, queues, time-outs, reconnects."""
+
+    workers: int | None = Field(
+        None, ge=1, le=64, description="Worker processes running cameras (detect + embed) [one per core]."
+    )
+    queue_frames: int = Field(
+        2, ge=1, le=100, description="Decoded frames waiting per camera; when full the oldest is dropped."
+    )
+    max_fps: float = Field(
+        10.0, gt=0, le=120, description="Most frames per second processed per camera; others are skipped."
+    )
+    watchdog_s: float = Field(
+        10.0, gt=0, le=600, description="A camera that delivers no frame this long is restarted."
+    )
+    reconnect_initial_s: float = Field(0.5, gt=0, le=60, description="First wait before reconnecting.")
+    reconnect_max_s: float = Field(
+        30.0, gt=0, le=3600, description="Longest wait between reconnects (the wait doubles, with jitter)."
+    )
+    stats_interval_s: float = Field(1.0, gt=0, le=60, description="How often workers report camera status.")
+    gallery_poll_s: float = Field(
+        2.0, gt=0, le=3600, description="How often workers look for watchlist changes made elsewhere."
+    )
+
+
+class CameraConfig(_Strict):
+    """A camera declared in the config file (cameras can also be added through the API)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+    url: str = Field(
+        min_length=1,
+        description="rtsp://, http(s):// (MJPEG, HLS), a video file path, or webcam:N. Credentials in the "
+        "URL are never logged.",
+    )
+    loop: bool = Field(False, description="For a file: start again at its end.")
+    enabled: bool = Field(True, description="False: declared but paused.")
+    max_fps: float | None = Field(None, gt=0, le=120, description="Overrides live.max_fps for this camera.")
+
+
+class WebhookConfig(_Strict):
+    """An HTTP receiver of alerts, signed per Standard Webhooks (webhook-id, -timestamp, -signature)."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    url: str = Field(pattern=r"^https?://", description="Where alerts are POSTed.")
+    secret: str = Field(
+        min_length=16,
+        description="HMAC-SHA256 signing secret: 'whsec_' + base64 (Standard Webhooks), or any string of "
+        "16+ characters used as it is. Keep the config file readable only by Vigil.",
+    )
+    lists: tuple[str, ...] = Field((), description="Only alerts on these watchlists [all lists].")
+
+
+class MqttConfig(_Strict):
+    """An MQTT broker that alerts are published to (Home Assistant friendly JSON)."""
+
+    host: str = Field(min_length=1, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
+    topic_prefix: str = Field(
+        "vigil", min_length=1, max_length=128, pattern=r"^[^#+]+$", description="Topics are <prefix>/..."
+    )
+    username: str | None = Field(None, description="Broker user name, if the broker wants one.")
+    password: str | None = Field(None, description="Broker password (VIGIL__ALERTS__MQTT__PASSWORD).")
+    tls: bool = Field(False, description="Connect with TLS (system CA certificates).")
+    client_id: str = Field("vigil", min_length=1, max_length=64, description="MQTT client id.")
+    qos: Literal[0, 1, 2] = Field(1, description="Quality of service of alert messages.")
+
+
+class DeliveryConfig(_Strict):
+    """Retries of webhook and MQTT deliveries (from the durable outbox)."""
+
+    initial_backoff_s: float = Field(1.0, gt=0, le=3600, description="Wait after the first failure.")
+    max_backoff_s: float = Field(300.0, gt=0, le=86400, description="Longest wait between attempts.")
+    give_up_after_h: float = Field(
+        24.0, gt=0, le=24 * 30, description="Give up on a message undelivered this long after the alert."
+    )
+    timeout_s: float = Field(10.0, gt=0, le=300, description="Time-out of one delivery attempt.")
+
+
+class AlertsConfig(_Strict):
+    """Turning identifications into alerts, and where alerts go."""
+
+    cooldown_s: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="After an alert for a person on a camera, further sightings there raise no new alert "
+        "for this long (they are still recorded as events).",
+    )
+    webhooks: tuple[WebhookConfig, ...] = ()
+    mqtt: MqttConfig | None = None
+    delivery: DeliveryConfig = DeliveryConfig()
+
+
 class VigilConfig(_Strict):
     """Everything Vigil needs to run, with embedded defaults that work on one machine."""
 
@@ -176,3 +285,7 @@ class VigilConfig(_Strict):
     pipeline: PipelineConfig = PipelineConfig()
     store: StoreConfig = StoreConfig()
     enrol: EnrolConfig = EnrolConfig()
+    server: ServerConfig = ServerConfig()
+    live: LiveConfig = LiveConfig()
+    cameras: tuple[CameraConfig, ...] = ()
+    alerts: AlertsConfig = AlertsConfig()

@@ -34,6 +34,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise StoreError(f"cannot upgrade the schema: {exc}") from exc
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to ``revision`` ("base" empties it): for tests and benchmarks."""
+    cfg = _config(engine)
+    try:
+        with translate_errors(), engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+    except CommandError as exc:
+        raise StoreError(f"cannot downgrade the schema: {exc}") from exc
+
+
 def ensure_schema(engine: Engine) -> None:
     """Create the schema in an empty database; refuse one that is behind (``vigil db upgrade``)."""
     now, want = current(engine), head()

@@ -88,6 +88,27 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class TokenKind(StrEnum):
+    API = "api"  # for integrations: lives until revoked (or its expiry)
+    SESSION = "session"  # a signed-in browser or phone: expires
+
+
+class ApiToken(Base):
+    """A bearer token of a user. Only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[TokenKind] = mapped_column(_enum(TokenKind, "token_kind"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class Watchlist(Base):
     __tablename__ = "watchlists"
 
@@ -167,6 +188,9 @@ class Camera(Base):
     url: Mapped[str] = mapped_column(Text)  # may hold credentials: never logged, redacted in the API
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     virtual: Mapped[bool] = mapped_column(Boolean, default=False)  # recorded footage, not a live camera
+    loop: Mapped[bool] = mapped_column(Boolean, default=False)  # a file camera starts again at its end
+    max_fps: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: the configured default
+    from_config: Mapped[bool] = mapped_column(Boolean, default=False)  # declared in the config file
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -186,6 +210,9 @@ class Event(Base):
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     margin: Mapped[float | None] = mapped_column(Float, nullable=True)
     model_id: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "event_severity"), nullable=True)
+    alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    frame_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.NEW)
     status_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -238,3 +265,29 @@ class AuditEntry(Base):
     details: Mapped[str] = mapped_column(Text, default="{}")  # canonical JSON, hashed as written
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class OutboxMessage(Base):
+    """An alert waiting for (or done with) delivery to one sink: a webhook or the MQTT broker.
+
+    Written in the same transaction as the alert, so a delivery survives a restart: at least once,
+    with ``key`` as the idempotency key a receiver can de-duplicate on.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("sink", "key"),
+        Index("ix_outbox_pending", "sink", "delivered_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sink: Mapped[str] = mapped_column(String(80))  # "webhook:<name>" or "mqtt"
+    key: Mapped[str] = mapped_column(String(80))  # idempotency key, e.g. "alert-12"
+    topic: Mapped[str] = mapped_column(String(255))  # the event type / topic suffix, e.g. "alert.created"
+    payload: Mapped[str] = mapped_column(Text)  # JSON
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # gave up
+    last_error: Mapped[str] = mapped_column(Text, default="")
