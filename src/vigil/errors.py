@@ -41,3 +41,11 @@ class StoreError(VigilError):
 
 class NotFound(VigilError):
     """Something asked for by name or id does not exist."""
+
+
+class Unauthorized(VigilError):
+    """Who is asking is not known: no, a wrong, an expired or a revoked credential (sign in again)."""
+
+
+class Forbidden(VigilError):
+    """Who is asking is known, but their role does not allow this (ask an administrator)."""
