@@ -11,6 +11,8 @@ import pytest
 
 from tests.helpers import jpeg_with_size, write_png_bomb
 from tests.pg import NOT_FOUND, ThrowawayPostgres, find_postgres_bin, unavailable
+from tests.services import MOSQUITTO, MOSQUITTO_MISSING, WEBHOOK_SECRET, FlakyReceiver, Mosquitto
+from tests.services import unavailable as services_unavailable
 from vigil.app import Engine, build_engine
 from vigil.config import VigilConfig
 
@@ -124,3 +126,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex}"
     yield server.new_database(name)
     server.drop_database(name)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto broker on a free 127.0.0.1 port for one test (anonymous, nothing persisted).
+
+    Skips when /usr/sbin/mosquitto is absent, unless VIGIL_REQUIRE_SERVICES=1 (CI): then it fails.
+    """
+    if not MOSQUITTO.is_file():
+        services_unavailable(MOSQUITTO_MISSING)
+    with Mosquitto(tmp_path / "mosquitto") as broker:
+        yield broker
+
+
+@pytest.fixture
+def flaky_receiver() -> Iterator[FlakyReceiver]:
+    """A webhook receiver on 127.0.0.1 checking signatures (WEBHOOK_SECRET), failing every 2nd request."""
+    with FlakyReceiver(WEBHOOK_SECRET, fail_ratio=0.5) as receiver:
+        yield receiver
+
+
+# A real RTSP server (GStreamer, loopback) serving the Hamilton clip; see tests/rtsp.py.
+from tests.rtsp import gstreamer_rtsp, rtsp_server  # noqa: E402, F401

@@ -2,27 +2,51 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
+from multiprocessing.queues import Queue
 
 import cv2
 import faiss
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
+from vigil.alerts.dispatch import Dispatcher
+from vigil.alerts.hub import AlertHub
+from vigil.alerts.mqtt import MqttSink
+from vigil.alerts.outbox import Outbox
+from vigil.alerts.router import AlertRouter
+from vigil.alerts.sink import Sink
+from vigil.alerts.webhook import WebhookSink
+from vigil.api.app import create_app
+from vigil.api.state import ApiState
 from vigil.bestshot import BestShotSelector
-from vigil.config import VigilConfig
+from vigil.config import MatchConfig, VigilConfig
 from vigil.detect import Detector, build_detector
 from vigil.detect.align import BOX_SHAPES, FaceAligner, Landmarker
 from vigil.embed.base import Embedder
-from vigil.embed.dlib_resnet import DlibResNetEmbedder
+from vigil.embed.dlib_resnet import DlibResNetEmbedder, model_id_for
 from vigil.embed.stills import StillEncoder
 from vigil.errors import StoreError
-from vigil.match.track import TrackIdentifier
+from vigil.match.track import IdentitySearch, TrackIdentifier
 from vigil.match.watchlist import Watchlist
 from vigil.models import dlib_model_paths
+from vigil.runtime.messages import Control, Report
+from vigil.runtime.metrics import LiveCollector
 from vigil.runtime.pipeline import SourcePipeline
+from vigil.runtime.service import LiveService
+from vigil.runtime.supervisor import CameraSupervisor
+from vigil.runtime.worker import CameraWorker
+from vigil.services.alerts import AlertService
+from vigil.services.cameras import CameraService
 from vigil.services.enrol import EnrolmentService
+from vigil.services.events import EventRecorder
 from vigil.services.gallery import load_gallery
+from vigil.services.links import MediaLinks, load_or_create_key
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
+from vigil.services.users import Bootstrap, UserService
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.migrate import ensure_schema
@@ -54,11 +78,25 @@ class Engine:
     embedder: Embedder
     stills: StillEncoder
 
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
     def new_watchlist(self) -> Watchlist:
         return Watchlist(model_id=self.embedder.model_id, dim=self.embedder.dim)
 
-    def pipeline(self, source_id: str, watchlist: Watchlist) -> SourcePipeline:
-        """Fresh per-source state (tracker, selector, track decisions) over the shared models."""
+    def pipeline(
+        self, source_id: str, watchlist: IdentitySearch, match: MatchConfig | None = None
+    ) -> SourcePipeline:
+        """Fresh per-source state (tracker, selector, track decisions) over the shared models.
+
+        ``match`` overrides the configured decision rule (the live service decides at the lowest list
+        threshold and lets each list's own threshold pick its alerts).
+        """
         cfg = self.config
         return SourcePipeline(
             source_id=source_id,
@@ -67,7 +105,7 @@ class Engine:
             embedder=self.embedder,
             tracker=IouTracker(cfg.tracker),
             selector=BestShotSelector(cfg.bestshot),
-            identifier=TrackIdentifier(watchlist, cfg.match),
+            identifier=TrackIdentifier(watchlist, match or cfg.match),
             detect_every=cfg.pipeline.detect_every,
             cuts=SceneCutDetector(cfg.pipeline.scene_cut_diff),
         )
@@ -116,3 +154,67 @@ def open_store(config: VigilConfig, *, create: bool = True) -> Store:
         ensure_schema(db.engine)
     media = MediaStore(root / "media")
     return Store(config, db, media, ListService(db), PeopleService(db, media))
+
+
+def build_live(config: VigilConfig, store: Store, workers: int | None = None) -> LiveService:
+    """The live service over ``store``: camera workers, recorder, alert router, deliveries, metrics.
+
+    The models are loaded in the worker processes, not here.
+    """
+    cfg = config
+    model_id = model_id_for(cfg.embed.flip)
+    server = cfg.server
+    links = MediaLinks(
+        load_or_create_key(data_dir(cfg.store) / "link.key"),
+        server.public_url or f"http://{server.host}:{server.port}",
+        server.image_link_hours * 3600,
+    )
+    outbox = Outbox(store.db)
+    timeout = cfg.alerts.delivery.timeout_s
+    sinks: list[Sink] = [WebhookSink(w, timeout) for w in cfg.alerts.webhooks]
+    if cfg.alerts.mqtt is not None:
+        sinks.append(MqttSink(cfg.alerts.mqtt, timeout))
+    router = AlertRouter(cfg.alerts, cfg.match, outbox, [s.name for s in sinks], links.event_image)
+    supervisor = CameraSupervisor(cfg, workers or cfg.live.workers or os.cpu_count() or 1, camera_worker_main)
+    dispatcher = Dispatcher(outbox, sinks, cfg.alerts.delivery)
+    hub = AlertHub()
+    cameras = CameraService(store.db, supervisor)
+    alerts = AlertService(store.db, router, links.event_image, cfg.match.threshold)
+    registry = CollectorRegistry()
+    live = LiveService(
+        config=cfg, supervisor=supervisor, recorder=EventRecorder(store.db, store.media, router, model_id),
+        dispatcher=dispatcher, hub=hub, cameras=cameras, alerts=alerts, registry=registry, links=links,
+    )  # fmt: skip
+    registry.register(LiveCollector(supervisor, dispatcher, outbox, hub, cameras.names))
+    return live
+
+
+def camera_worker_main(
+    worker_id: int, config: VigilConfig, control: Queue[Control], out: Queue[Report]
+) -> None:
+    """The composition root of a camera worker process (spawned: it builds its own models and store)."""
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s worker-{worker_id} %(levelname)s %(name)s: %(message)s"
+    )
+    engine = build_engine(config)
+    store = open_store(config, create=False)
+    CameraWorker(worker_id, config, pipelines=engine, db=store.db, control=control, out=out).run()
+
+
+@dataclass(frozen=True)
+class Server:
+    """``vigil serve``'s parts: the HTTP app, the live service, and the first start's credentials."""
+
+    app: FastAPI
+    live: LiveService
+    bootstrap: Bootstrap | None
+
+
+def build_server(config: VigilConfig, workers: int | None = None) -> Server:
+    """The store, users (the first start creates the administrator), the live service and the API."""
+    store = open_store(config)
+    users = UserService(store.db, config.server.session_hours)
+    bootstrap = users.bootstrap_admin()
+    live = build_live(config, store, workers)
+    state = ApiState(config=config, db=store.db, users=users, media=store.media, live=live)
+    return Server(create_app(state), live, bootstrap)

@@ -185,6 +185,7 @@ class FaceShot:
     patch: Image
     xyxy_in_patch: FloatArray
     landmarks_in_patch: FloatArray
+    captured_at: float = 0.0  # wall clock (Unix seconds) when the frame was decoded
 
     def __post_init__(self) -> None:
         _check_shape("FaceShot.xyxy", self.xyxy, (4,))

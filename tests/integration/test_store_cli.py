@@ -96,9 +96,9 @@ def test_a_duplicate_list_is_refused(cli: Cli, db: Database) -> None:
 def test_db_upgrade_is_idempotent(cli: Cli, db_url: str) -> None:
     dialect = "sqlite" if db_url.startswith("sqlite") else "postgresql"
     first = cli("db", "upgrade")
-    assert (first.code, first.out) == (0, f"schema: empty → 0001 ({dialect})"), first
+    assert (first.code, first.out) == (0, f"schema: empty → 0002 ({dialect})"), first
     again = cli("db", "upgrade")
-    assert (again.code, again.out) == (0, f"schema: 0001 → 0001 ({dialect})"), again
+    assert (again.code, again.out) == (0, f"schema: 0002 → 0002 ({dialect})"), again
     assert cli("lists", "create", "wanted", "-r", "x").code == 0
 
 
@@ -123,7 +123,7 @@ def test_a_schema_behind_the_code_is_refused_until_upgraded(cli: Cli, db: Databa
     assert r.code == 2, r
     assert (
         r.err
-        == "error: the database schema is at revision 0000, this Vigil needs 0001: run `vigil db upgrade`"
+        == "error: the database schema is at revision 0000, this Vigil needs 0002: run `vigil db upgrade`"
     )
 
 

@@ -60,6 +60,7 @@ def cut_shot(
         patch=frame.image[py1:py2, px1:px2].copy(),
         xyxy_in_patch=(np.asarray(xyxy, np.float32) - np.tile(offset, 2)).astype(np.float32),
         landmarks_in_patch=(np.asarray(landmarks, np.float32) - offset).astype(np.float32),
+        captured_at=frame.captured_at,
     )
 
 

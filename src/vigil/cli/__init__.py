@@ -10,6 +10,7 @@ from vigil.cli.bench import bench_app
 from vigil.cli.eval import eval_app
 from vigil.cli.models import app as models_app
 from vigil.cli.scan import demo, scan
+from vigil.cli.serve import serve
 from vigil.cli.store import db_app, enroll, lists_app, people_app
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ def main() -> None:
 
 app.command("scan")(scan)
 app.command("demo")(demo)
+app.command("serve")(serve)
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")

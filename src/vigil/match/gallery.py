@@ -7,15 +7,15 @@ their entry on it has not expired, so expired entries stop matching on their own
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import numpy as np
 
 from vigil.errors import ModelError
 from vigil.match.index import FlatIndex, VectorIndex
-from vigil.types import FloatArray, IntArray
+from vigil.types import FloatArray, IdentityScore, IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +116,26 @@ class Gallery:
                     break
             out.append(list(best.values()))
         return out
+
+
+class GalleryIdentities:
+    """The gallery seen as identities (person ids as strings) for per-track decisions.
+
+    Entries are judged active at the time of the search (``clock``); the gallery itself can be swapped
+    for a freshly loaded one while cameras run (:meth:`replace`).
+    """
+
+    def __init__(self, gallery: Gallery, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._gallery = gallery
+        self._clock = clock
+
+    @property
+    def gallery(self) -> Gallery:
+        return self._gallery
+
+    def replace(self, gallery: Gallery) -> None:
+        self._gallery = gallery
+
+    def search(self, vectors: FloatArray, k: int) -> list[list[IdentityScore]]:
+        found = self._gallery.search(vectors, k, self._clock())
+        return [[IdentityScore(str(c.person_id), c.score) for c in row] for row in found]

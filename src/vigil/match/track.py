@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from vigil.config import MatchConfig
 from vigil.match.decide import decide
-from vigil.match.watchlist import Watchlist, weighted_mean
-from vigil.types import Decision, FloatArray
+from vigil.match.watchlist import weighted_mean
+from vigil.types import Decision, FloatArray, IdentityScore
+
+
+class IdentitySearch(Protocol):
+    """1:N search by identity: a folder :class:`~vigil.match.watchlist.Watchlist`, or the store's gallery
+    (:class:`~vigil.match.gallery.GalleryIdentities`, identities are person ids)."""
+
+    def search(self, vectors: FloatArray, k: int) -> list[list[IdentityScore]]: ...
 
 
 @dataclass
@@ -24,7 +32,7 @@ class TrackIdentifier:
     shot arrives, so an early alert can be confirmed or withdrawn by later, better shots.
     """
 
-    def __init__(self, watchlist: Watchlist, config: MatchConfig) -> None:
+    def __init__(self, watchlist: IdentitySearch, config: MatchConfig) -> None:
         self._watchlist = watchlist
         self._config = config
         self._tracks: dict[int, _Shots] = {}

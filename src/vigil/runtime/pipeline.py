@@ -11,15 +11,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
 from vigil.bestshot import BestShotSelector
+from vigil.config import MatchConfig
 from vigil.detect.align import FaceAligner
 from vigil.detect.base import Detector
 from vigil.embed.base import Embedder
 from vigil.events.lifecycle import EventBuilder, ShotDecision
-from vigil.match.track import TrackIdentifier
+from vigil.match.track import IdentitySearch, TrackIdentifier
 from vigil.track import Tracker
 from vigil.track.cuts import SceneCutDetector
 from vigil.types import FaceEvent, FaceShot, Frame, Image, TrackStep
@@ -59,6 +61,20 @@ class StageTimes(StageClock):
     frames: int = 0
     detections_run: int = 0
     faces_embedded: int = 0
+
+
+class SourcePipelineFactory(Protocol):
+    """Makes fresh per-source pipelines over shared models (the engine)."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def pipeline(
+        self, source_id: str, watchlist: IdentitySearch, match: MatchConfig | None = None
+    ) -> SourcePipeline: ...
 
 
 class SourcePipeline:

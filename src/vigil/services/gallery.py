@@ -6,12 +6,12 @@ import logging
 from collections import defaultdict
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from vigil.match.gallery import Gallery, ListMembership
 from vigil.store.db import Database, as_utc
 from vigil.store.media import MediaStore
-from vigil.store.tables import EventShot, FaceSample, WatchlistEntry
+from vigil.store.tables import EventShot, FaceSample, Person, Watchlist, WatchlistEntry
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,25 @@ def load_gallery(db: Database, model_id: str, dim: int) -> Gallery:
         gallery.set_lists(person_id, memberships)
     log.info("gallery: %d samples of %d people (%s)", len(gallery), len(gallery.people), model_id)
     return gallery
+
+
+def gallery_fingerprint(db: Database) -> tuple[object, ...]:
+    """Changes whenever a sample, a person, a list entry or a list is added or removed (a cheap poll for
+    processes whose gallery must follow edits made elsewhere)."""
+    with db.read() as s:
+        parts: list[object] = []
+        for table in (FaceSample, Person, WatchlistEntry, Watchlist):
+            parts.extend(s.execute(select(func.count(table.id), func.max(table.id))).one())
+        parts.append(s.scalar(select(func.max(WatchlistEntry.expires_at))))
+        parts.append(s.scalar(select(func.sum(Watchlist.threshold))))
+    return tuple(parts)
+
+
+def lowest_threshold(db: Database, default: float) -> float:
+    """The lowest match threshold of any list (lists without their own use ``default``)."""
+    with db.read() as s:
+        lowest = s.scalar(select(func.min(Watchlist.threshold)))
+    return default if lowest is None else min(default, float(lowest))
 
 
 ORPHAN_MIN_AGE_S = 3600.0

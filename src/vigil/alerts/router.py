@@ -1,0 +1,201 @@
+"""The alert router: which identifications become alerts, on which list, and where they are sent.
+
+Rules, per watchlist: the list's own threshold (else the configured one) and the configured margin;
+among the lists a person is actively on and whose rule the score passes, the most severe list wins.
+De-duplication: one alert per event (track). Cool-down: after an alert for a person on a camera, that
+person raises no new alert on that camera for ``alerts.cooldown_s`` (the sightings are still events).
+
+The decision is taken inside the caller's write transaction, together with the outbox rows of every
+delivery, so an alert and its deliveries are committed (or lost) together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from vigil.alerts.outbox import Outbox
+from vigil.config import AlertsConfig, MatchConfig
+from vigil.store.tables import Camera, Event, EventStatus, Person, Review, Severity, Watchlist, WatchlistEntry
+
+SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A raised alert, as every channel sees it (:meth:`payload` is the JSON they get)."""
+
+    event_id: int
+    camera_id: int
+    camera: str
+    person_id: int
+    person: str
+    watchlist_id: int
+    watchlist: str
+    severity: Severity
+    colour: str
+    review: Review
+    score: float
+    margin: float
+    threshold: float
+    seen_at: datetime
+    raised_at: datetime
+    status: EventStatus
+    image_url: str | None
+
+    def payload(self) -> dict[str, Any]:
+        """Flat JSON (Home Assistant templates read ``value_json.person`` etc.)."""
+        return {
+            "type": "alert",
+            "alert_id": self.event_id,
+            "event_id": self.event_id,
+            "camera_id": self.camera_id,
+            "camera": self.camera,
+            "person_id": self.person_id,
+            "person": self.person,
+            "watchlist_id": self.watchlist_id,
+            "watchlist": self.watchlist,
+            "severity": self.severity.value,
+            "colour": self.colour,
+            "review": self.review.value,
+            "score": round(self.score, 4),
+            "margin": round(self.margin, 4),
+            "threshold": round(self.threshold, 4),
+            "seen_at": self.seen_at.isoformat(),
+            "raised_at": self.raised_at.isoformat(),
+            "status": self.status.value,
+            "image_url": self.image_url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """A track's current decision, as recorded: who it most resembles and how closely."""
+
+    event_id: int
+    camera_id: int
+    person_id: int
+    score: float
+    margin: float
+    seen_at: datetime
+
+
+class AlertRouter:
+    """Decides alerts (see the module doc) and enqueues their deliveries."""
+
+    def __init__(
+        self,
+        alerts: AlertsConfig,
+        match: MatchConfig,
+        outbox: Outbox,
+        sinks: Sequence[str],
+        image_url: Callable[[int], str | None],
+    ) -> None:
+        self._config = alerts
+        self._match = match
+        self._outbox = outbox
+        self._sinks = list(sinks)
+        self._image_url = image_url
+        self._webhook_lists = {f"webhook:{w.name}": set(w.lists) for w in alerts.webhooks}
+
+    def consider(self, session: Session, sighting: Sighting, now: datetime) -> Alert | None:
+        event = session.get(Event, sighting.event_id)
+        if event is None or event.alerted_at is not None:
+            return None  # one alert per event
+        chosen = self._pick_list(session, sighting)
+        if chosen is None:
+            return None
+        watchlist, threshold = chosen
+        if self._cooling_down(session, sighting, now):
+            return None
+        event.person_id = sighting.person_id
+        event.watchlist_id = watchlist.id
+        event.severity = watchlist.severity
+        event.score, event.margin = sighting.score, sighting.margin
+        event.alerted_at = now
+        event.frame_at = sighting.seen_at
+        event.status = EventStatus.NEW
+        camera = session.get(Camera, sighting.camera_id)
+        person = session.get(Person, sighting.person_id)
+        session.flush()
+        alert = Alert(
+            event_id=event.id,
+            camera_id=sighting.camera_id,
+            camera=camera.name if camera is not None else str(sighting.camera_id),
+            person_id=sighting.person_id,
+            person=person.name if person is not None else str(sighting.person_id),
+            watchlist_id=watchlist.id,
+            watchlist=watchlist.name,
+            severity=watchlist.severity,
+            colour=watchlist.colour,
+            review=watchlist.review,
+            score=sighting.score,
+            margin=sighting.margin,
+            threshold=threshold,
+            seen_at=sighting.seen_at,
+            raised_at=now,
+            status=EventStatus.NEW,
+            image_url=self._image_url(event.id),
+        )
+        self.enqueue(session, alert, "alert", now)
+        return alert
+
+    def enqueue(self, session: Session, alert: Alert, kind: str, now: datetime) -> None:
+        """Queue ``alert`` for every sink that wants its list (``kind``: "alert" or "alert.<status>")."""
+        body = alert.payload() | {"type": kind}
+        key = f"alert-{alert.event_id}" if kind == "alert" else f"alert-{alert.event_id}-{kind}"
+        topic = f"alerts/{_slug(alert.camera)}" if kind == "alert" else f"alerts/{_slug(alert.camera)}/status"
+        for sink in self._sinks:
+            wanted = self._webhook_lists.get(sink)
+            if wanted and alert.watchlist not in wanted:
+                continue
+            self._outbox.enqueue(session, sink, key, topic, body, now)
+
+    def _pick_list(self, session: Session, sighting: Sighting) -> tuple[Watchlist, float] | None:
+        rows = session.execute(
+            select(Watchlist)
+            .join(WatchlistEntry, WatchlistEntry.watchlist_id == Watchlist.id)
+            .where(
+                WatchlistEntry.person_id == sighting.person_id,
+                or_(WatchlistEntry.expires_at.is_(None), WatchlistEntry.expires_at > sighting.seen_at),
+            )
+        ).scalars()
+        best: tuple[Watchlist, float] | None = None
+        for wl in rows:
+            threshold = wl.threshold if wl.threshold is not None else self._match.threshold
+            if sighting.score < threshold or sighting.margin < self._match.min_margin:
+                continue
+            if best is None or SEVERITY_ORDER[wl.severity] > SEVERITY_ORDER[best[0].severity]:
+                best = (wl, threshold)
+        return best
+
+    def _cooling_down(self, session: Session, sighting: Sighting, now: datetime) -> bool:
+        if self._config.cooldown_s <= 0:
+            return False
+        since = now - timedelta(seconds=self._config.cooldown_s)
+        recent = session.scalar(
+            select(Event.id)
+            .where(
+                Event.person_id == sighting.person_id,
+                Event.camera_id == sighting.camera_id,
+                Event.alerted_at >= since,
+                Event.id != sighting.event_id,
+            )
+            .limit(1)
+        )
+        return recent is not None
+
+
+def _slug(name: str) -> str:
+    out = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.lower())
+    return out.strip("_") or "camera"
+
+
+def dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)

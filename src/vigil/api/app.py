@@ -1,0 +1,40 @@
+"""The app factory: ``create_app(state)`` builds the FastAPI app over a services container.
+
+Secure by default: every router in ``AUTHENTICATED`` is included behind ``current_principal``, so a route
+added there needs a valid token without saying so; only ``PUBLIC`` routes (the health check and sign-in)
+and the OpenAPI docs (``/docs``, ``/openapi.json``) are open.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+
+import vigil
+from vigil.api.deps import current_principal
+from vigil.api.errors import install_error_handlers
+from vigil.api.routes import alerts, auth, cameras, health, live, users
+from vigil.api.state import ApiState
+
+PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media)
+AUTHENTICATED: tuple[APIRouter, ...] = (
+    auth.router, users.router, cameras.router, alerts.router, live.router,
+)  # fmt: skip
+
+
+def create_app(state: ApiState) -> FastAPI:
+    """The Vigil API over ``state`` (put on ``app.state.vigil``); nothing is shared between apps."""
+    app = FastAPI(
+        title="Vigil",
+        version=str(getattr(vigil, "__version__", "0")),
+        description="Live face recognition, accountably. Sign in with POST /auth/login, or send "
+        "`Authorization: Bearer <token>`.",
+        redoc_url=None,  # one set of docs is enough
+        swagger_ui_oauth2_redirect_url=None,  # no OAuth2 flows
+    )
+    app.state.vigil = state
+    install_error_handlers(app)
+    for router in PUBLIC:
+        app.include_router(router)
+    for router in AUTHENTICATED:
+        app.include_router(router, dependencies=[Depends(current_principal)])
+    return app

@@ -1,0 +1,60 @@
+"""/alerts: the alert history, one alert, and its review (acknowledge / confirm / reject)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from vigil.api.deps import CurrentUser, OperatorUser, State
+from vigil.api.schemas.live import AlertPublic, AlertReview, ReviewPublic
+from vigil.services.alerts import AlertView
+from vigil.store.tables import EventStatus
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+
+def alert_public(view: AlertView) -> AlertPublic:
+    a = view.alert
+    return AlertPublic(
+        id=a.event_id, event_id=a.event_id, camera_id=a.camera_id, camera=a.camera, person_id=a.person_id,
+        person=a.person, watchlist_id=a.watchlist_id, watchlist=a.watchlist, severity=a.severity.value,
+        colour=a.colour, review=a.review.value, score=a.score, margin=a.margin, threshold=a.threshold,
+        seen_at=a.seen_at, raised_at=a.raised_at, status=a.status.value, image_url=a.image_url,
+        confirmations=view.confirmations, confirmations_needed=view.confirmations_needed,
+        awaiting_second_confirmation=view.awaiting_second_confirmation,
+        reviews=[ReviewPublic(username=r.username, action=r.action.value, note=r.note, at=r.at)
+                 for r in view.reviews],
+    )  # fmt: skip
+
+
+@router.get("")
+async def list_alerts(  # noqa: PLR0917 (FastAPI passes query parameters by name)
+    state: State,
+    _user: CurrentUser,
+    after: Annotated[
+        int | None, Query(description="Only alerts after this id, oldest first (catch-up).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    status: EventStatus | None = None,
+    camera_id: int | None = None,
+    watchlist_id: int | None = None,
+) -> list[AlertPublic]:
+    views = await run_in_threadpool(
+        lambda: state.live.alerts.list(
+            after_id=after, limit=limit, status=status, camera_id=camera_id, watchlist_id=watchlist_id
+        )
+    )
+    return [alert_public(v) for v in views]
+
+
+@router.get("/{alert_id}")
+async def get_alert(alert_id: int, state: State, _user: CurrentUser) -> AlertPublic:
+    return alert_public(await run_in_threadpool(state.live.alerts.get, alert_id))
+
+
+@router.post("/{alert_id}/review")
+async def review_alert(alert_id: int, body: AlertReview, state: State, user: OperatorUser) -> AlertPublic:
+    view = await run_in_threadpool(state.live.alerts.review, user.username, alert_id, body.action, body.note)
+    return alert_public(view)

@@ -1,0 +1,88 @@
+"""/cameras: add, change, pause, resume and remove cameras; their live status."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, status
+from starlette.concurrency import run_in_threadpool
+
+from vigil.api.deps import CurrentUser, OperatorUser, State
+from vigil.api.schemas.live import CameraCreate, CameraPublic, CameraStatusPublic, CameraUpdate
+from vigil.runtime.service import LiveService
+from vigil.services.cameras import CameraChange, CameraInfo
+
+router = APIRouter(prefix="/cameras", tags=["cameras"])
+
+
+def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
+    counters = live.supervisor.counters().get(camera_id)
+    if counters is None:
+        failed = live.counters.camera_errors.get(camera_id)
+        if failed is None:
+            return None
+        return CameraStatusPublic(
+            state="failed", fps_in=0, fps_processed=0, frames_in=0, frames_processed=0, frames_dropped=0,
+            frames_skipped=0, faces_detected=0, reconnects=0, last_error=failed, last_frame_at=None,
+        )  # fmt: skip
+    st = counters.status
+    return CameraStatusPublic(
+        state=st.state,
+        fps_in=round(st.fps_in, 2),
+        fps_processed=round(live.supervisor.processed_fps().get(camera_id, 0.0), 2),
+        frames_in=st.frames_in,
+        frames_processed=counters.frames_processed,
+        frames_dropped=st.frames_dropped,
+        frames_skipped=st.frames_skipped,
+        faces_detected=counters.faces_detected,
+        reconnects=st.reconnects,
+        last_error=st.last_error,
+        last_frame_at=datetime.fromtimestamp(st.last_frame_at, UTC) if st.last_frame_at else None,
+    )
+
+
+def _public(live: LiveService, info: CameraInfo) -> CameraPublic:
+    return CameraPublic(
+        id=info.id, name=info.name, url=info.url, enabled=info.enabled, loop=info.loop,
+        max_fps=info.max_fps, from_config=info.from_config, created_at=info.created_at,
+        status=_status(live, info.id) if info.enabled else None,
+    )  # fmt: skip
+
+
+@router.get("")
+async def list_cameras(state: State, _user: CurrentUser) -> list[CameraPublic]:
+    cameras = await run_in_threadpool(state.live.cameras.all)
+    return [_public(state.live, c) for c in cameras]
+
+
+@router.get("/{camera_id}")
+async def get_camera(camera_id: int, state: State, _user: CurrentUser) -> CameraPublic:
+    return _public(state.live, await run_in_threadpool(state.live.cameras.get, camera_id))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def add_camera(body: CameraCreate, state: State, user: OperatorUser) -> CameraPublic:
+    info = await run_in_threadpool(
+        lambda: state.live.cameras.add(
+            user.username,
+            body.name,
+            body.url,
+            loop=body.loop,
+            max_fps=body.max_fps,
+            enabled=body.enabled,
+            reason=body.reason,
+        )
+    )
+    return _public(state.live, info)
+
+
+@router.patch("/{camera_id}")
+async def change_camera(camera_id: int, body: CameraUpdate, state: State, user: OperatorUser) -> CameraPublic:
+    change = CameraChange(body.name, body.url, body.loop, body.max_fps, body.enabled)
+    info = await run_in_threadpool(state.live.cameras.change, user.username, camera_id, change, body.reason)
+    return _public(state.live, info)
+
+
+@router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_camera(camera_id: int, state: State, user: OperatorUser, reason: str = "") -> None:
+    await run_in_threadpool(state.live.cameras.remove, user.username, camera_id, reason)

@@ -1,0 +1,84 @@
+"""The live channels: the alert WebSocket, Prometheus metrics, and best-shot images."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from vigil.api.deps import CurrentUser, PresentedToken, State, websocket_principal
+from vigil.errors import NotFound, Unauthorized
+from vigil.store.tables import EventShot
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["live"])
+media = APIRouter(tags=["media"])  # public: a signed link or a token is checked in the route
+
+
+@router.websocket("/ws/alerts")
+async def alerts_socket(websocket: WebSocket) -> None:
+    """New alerts and review changes as JSON messages (``type`` "alert" or "alert.updated").
+
+    After a reconnect, fetch what was missed with ``GET /alerts?after=<last id seen>``.
+    """
+    principal = await websocket_principal(websocket)
+    state = websocket.app.state.vigil
+    hub = state.live.hub
+    hub.bind(asyncio.get_running_loop())
+    await websocket.accept()
+    sub = hub.subscribe()
+    log.info("alert socket opened by %s", principal.username)
+    try:
+        await websocket.send_json({"type": "hello", "user": principal.username})
+        while True:
+            message = await sub.queue.get()
+            await websocket.send_json(message)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        hub.unsubscribe(sub)
+
+
+@router.get("/metrics", tags=["ops"], response_class=Response)
+async def metrics(state: State, _user: CurrentUser) -> Response:
+    """Prometheus text format (scrape with a bearer token)."""
+    body = await run_in_threadpool(generate_latest, state.live.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+@media.get("/media/events/{event_id}/best.jpg", response_class=FileResponse)
+async def event_image(
+    event_id: int,
+    state: State,
+    token: PresentedToken,
+    exp: Annotated[int | None, Query(description="Expiry of a signed link (Unix seconds).")] = None,
+    sig: Annotated[str | None, Query(description="Signature of a signed link.")] = None,
+) -> FileResponse:
+    """The best shot of an event: with a signed link from an alert, or with a token."""
+    signed = exp is not None and sig is not None and state.live.links.verify(event_id, exp, sig)
+    if not signed:
+        principal = await run_in_threadpool(state.users.resolve, token) if token else None
+        if principal is None:
+            raise Unauthorized("this image needs a valid signed link or a token")
+
+    def best_path() -> str:
+        with state.db.read() as s:
+            rel = s.scalar(
+                select(EventShot.crop_path)
+                .where(EventShot.event_id == event_id)
+                .order_by(EventShot.quality.desc())
+                .limit(1)
+            )
+        if rel is None:
+            raise NotFound(f"event {event_id} has no image")
+        return str(state.media.path(rel))
+
+    path = await run_in_threadpool(best_path)
+    return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})

@@ -1,0 +1,1 @@
+"""Request and response models: ``XCreate``/``XUpdate`` in (unknown keys refused), ``XPublic`` out."""

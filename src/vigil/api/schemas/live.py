@@ -1,0 +1,97 @@
+"""Request and response models of cameras and alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CameraCreate(_In):
+    name: str = Field(min_length=1, max_length=64, description="Unique name, e.g. 'front door'.")
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="rtsp(s):// or http(s):// stream, webcam:N, or an absolute video file path.",
+    )
+    loop: bool = Field(False, description="For a file: start again at its end.")
+    max_fps: float | None = Field(None, gt=0, le=120, description="Most frames processed per second.")
+    enabled: bool = Field(True, description="False adds the camera paused.")
+    reason: str = Field("", max_length=1000, description="Why (kept in the audit log).")
+
+
+class CameraUpdate(_In):
+    name: str | None = Field(None, min_length=1, max_length=64)
+    url: str | None = Field(None, min_length=1, max_length=2048)
+    loop: bool | None = None
+    max_fps: float | None = Field(None, gt=0, le=120)
+    enabled: bool | None = Field(None, description="False pauses the camera, True resumes it.")
+    reason: str = Field("", max_length=1000)
+
+
+class CameraStatusPublic(BaseModel):
+    state: str
+    fps_in: float
+    fps_processed: float
+    frames_in: int
+    frames_processed: int
+    frames_dropped: int
+    frames_skipped: int
+    faces_detected: int
+    reconnects: int
+    last_error: str | None
+    last_frame_at: datetime | None
+
+
+class CameraPublic(BaseModel):
+    id: int
+    name: str
+    url: str = Field(description="Credentials masked.")
+    enabled: bool
+    loop: bool
+    max_fps: float | None
+    from_config: bool
+    created_at: datetime
+    status: CameraStatusPublic | None = Field(description="None while the camera is paused or starting.")
+
+
+class ReviewPublic(BaseModel):
+    username: str
+    action: str
+    note: str
+    at: datetime
+
+
+class AlertPublic(BaseModel):
+    id: int
+    event_id: int
+    camera_id: int
+    camera: str
+    person_id: int
+    person: str
+    watchlist_id: int
+    watchlist: str
+    severity: str
+    colour: str
+    review: str
+    score: float
+    margin: float
+    threshold: float
+    seen_at: datetime
+    raised_at: datetime
+    status: str
+    image_url: str | None
+    confirmations: int
+    confirmations_needed: int
+    awaiting_second_confirmation: bool
+    reviews: list[ReviewPublic]
+
+
+class AlertReview(_In):
+    action: Literal["acknowledge", "confirm", "reject"]
+    note: str = Field("", max_length=2000, description="Why (kept with the review and in the audit log).")

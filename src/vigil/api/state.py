@@ -1,0 +1,26 @@
+"""The typed services container of the API, put on ``app.state.vigil`` by ``create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vigil.config import VigilConfig
+from vigil.runtime.service import LiveService
+from vigil.services.users import UserService
+from vigil.store.db import Database
+from vigil.store.media import MediaStore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiState:
+    """What the routes use, built by the composition root (``vigil.app``); nothing here is optional.
+
+    A new service is a new required field: every place that builds an ``ApiState`` then has to pass it
+    (keyword-only, so the order of fields does not matter).
+    """
+
+    config: VigilConfig
+    db: Database
+    media: MediaStore
+    users: UserService
+    live: LiveService

@@ -1,0 +1,54 @@
+"""`vigil serve`: the live service and its HTTP API (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from vigil.app import build_server
+from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.errors import VigilError
+
+
+def serve(
+    config: ConfigOption = None,
+    model_dir: ModelDirOption = None,
+    host: Annotated[str | None, typer.Option("--host", help="Address to listen on [server.host].")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port to listen on [server.port].")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=64, help="Camera worker processes [live.workers].")
+    ] = None,
+) -> None:
+    """Run cameras, identify watchlisted people live, raise alerts (WebSocket, webhooks, MQTT), serve the API.
+
+    The first start creates the administrator and prints its password and an API token, once.
+    """
+    server: dict[str, object] = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    live: dict[str, object] = {"workers": workers} if workers is not None else {}
+    cfg = load_cli_config(config, model_dir, {"server": server, "live": live})
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        built = build_server(cfg)
+    except VigilError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    if built.bootstrap is not None:
+        b = built.bootstrap
+        out.print(
+            "[bold]First start: an administrator was created. This is shown once; keep it safe.[/]\n"
+            f"  user:      {b.username}\n  password:  {b.password}\n  API token: {b.token}",
+            highlight=False,
+        )
+    built.live.start()
+    try:
+        uvicorn.Server(
+            uvicorn.Config(
+                built.app, host=cfg.server.host, port=cfg.server.port, log_level="info", access_log=False
+            )
+        ).run()
+    finally:
+        built.live.stop()

@@ -1,0 +1,126 @@
+"""What ``vigil serve`` runs besides HTTP: camera workers, event recording, alerts and their deliveries.
+
+Start order: deliveries first (so alerts left in the outbox by the last run go out), then the workers,
+then the cameras. Stop order is the reverse. Everything is built by :func:`vigil.app.build_live`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
+
+from vigil.alerts.dispatch import Dispatcher
+from vigil.alerts.hub import AlertHub
+from vigil.alerts.router import Alert
+from vigil.config import VigilConfig
+from vigil.runtime.messages import CameraEvents, CameraFailed
+from vigil.runtime.metrics import alert_latency
+from vigil.runtime.supervisor import CameraSupervisor
+from vigil.services.alerts import AlertService, AlertView
+from vigil.services.cameras import CameraService
+from vigil.services.events import EventRecorder
+from vigil.services.links import MediaLinks
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveCounters:
+    """Service-level counts (per-camera counts come from the workers)."""
+
+    alerts: int = 0
+    record_errors: int = 0
+    camera_errors: dict[int, str] = field(default_factory=dict)
+
+
+class LiveService:
+    def __init__(
+        self,
+        *,
+        config: VigilConfig,
+        supervisor: CameraSupervisor,
+        recorder: EventRecorder,
+        dispatcher: Dispatcher,
+        hub: AlertHub,
+        cameras: CameraService,
+        alerts: AlertService,
+        registry: CollectorRegistry,
+        links: MediaLinks,
+    ) -> None:
+        self.config = config
+        self.supervisor = supervisor
+        self.recorder = recorder
+        self.dispatcher = dispatcher
+        self.hub = hub
+        self.cameras = cameras
+        self.alerts = alerts
+        self.counters = LiveCounters()
+        self.registry = registry
+        self.links = links
+        supervisor.attach(self.on_events, self.on_failed)
+        alerts.on_change(self.on_alert_change)
+        self._latency = alert_latency(registry)
+        self.started_at = 0.0
+
+    def start(self, ready_timeout_s: float = 120.0) -> None:
+        self.started_at = time.time()
+        self.dispatcher.start()
+        self.supervisor.start()
+        if not self.supervisor.wait_ready(ready_timeout_s):
+            log.warning("camera workers not ready after %.0f s; cameras start when they are", ready_timeout_s)
+        self.cameras.sync_config(self.config.cameras)
+        n = self.cameras.start_all()
+        log.info("live service started: %d cameras", n)
+
+    def stop(self) -> None:
+        self.supervisor.stop()
+        self.dispatcher.stop()
+
+    # --- hooks called by the supervisor's report thread -------------------------------------------
+
+    def on_events(self, batch: CameraEvents) -> None:
+        try:
+            raised = self.recorder.record(batch)
+        except Exception:
+            self.counters.record_errors += 1
+            log.exception("recording events of camera %d failed", batch.camera_id)
+            return
+        for alert in raised:
+            self._announce(alert)
+        if raised:
+            self.dispatcher.wake()
+
+    def on_failed(self, failure: CameraFailed) -> None:
+        self.counters.camera_errors[failure.camera_id] = failure.error
+
+    def on_alert_change(self, view: AlertView) -> None:
+        self.hub.publish(alert_message(view, "alert.updated"))
+        self.dispatcher.wake()
+
+    def _announce(self, alert: Alert) -> None:
+        self.hub.publish({"type": "alert", **_strip_type(alert.payload())})
+        latency = time.time() - alert.seen_at.timestamp()
+        self.counters.alerts += 1
+        self._latency.observe(latency)
+        log.info(
+            "ALERT %s on %s at %s (%.3f, list %s), %.0f ms after the frame", alert.person,
+            alert.camera, alert.seen_at.isoformat(), alert.score, alert.watchlist, latency * 1000,
+        )  # fmt: skip
+
+
+def alert_message(view: AlertView, kind: str) -> dict[str, object]:
+    """The WebSocket message for an alert and its review state."""
+    return {
+        "type": kind,
+        **_strip_type(view.alert.payload()),
+        "confirmations": view.confirmations,
+        "confirmations_needed": view.confirmations_needed,
+        "awaiting_second_confirmation": view.awaiting_second_confirmation,
+    }
+
+
+def _strip_type(payload: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in payload.items() if k != "type"}

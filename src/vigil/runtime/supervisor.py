@@ -1,0 +1,214 @@
+"""The service side of the camera workers: starts them, places cameras on them, restarts the dead.
+
+Workers are separate processes (spawned, so no state leaks in from the service), so detection and
+embedding of different cameras run on different cores. A camera goes to the worker with the fewest
+cameras. A worker that dies is started again and given back its cameras; restarts are counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+
+from vigil.config import VigilConfig
+from vigil.runtime.messages import (
+    CameraCounters,
+    CameraEvents,
+    CameraFailed,
+    CameraSpec,
+    Control,
+    Report,
+    RunCamera,
+    Shutdown,
+    StopCamera,
+    WorkerReady,
+    WorkerStats,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Worker:
+    worker_id: int
+    process: BaseProcess
+    control: Queue[Control]
+    cameras: set[int] = field(default_factory=set)
+    ready: bool = False
+
+
+WorkerMain = Callable[[int, VigilConfig, "Queue[Control]", "Queue[Report]"], None]
+
+
+class CameraSupervisor:
+    """Runs cameras on ``workers`` processes started with ``worker_main``; reports go to the handlers
+    given to :meth:`attach` (called on the supervisor's report thread)."""
+
+    def __init__(self, config: VigilConfig, workers: int, worker_main: WorkerMain) -> None:
+        self._config = config
+        self._n = workers
+        self._worker_main = worker_main
+        self._on_events: Callable[[CameraEvents], None] = lambda _b: None
+        self._on_failed: Callable[[CameraFailed], None] = lambda _f: None
+        self._ctx = mp.get_context("spawn")
+        self._out: Queue[Report] = self._ctx.Queue()
+        self._workers: dict[int, _Worker] = {}
+        self._specs: dict[int, CameraSpec] = {}
+        self._counters: dict[int, CameraCounters] = {}
+        self._rates: dict[int, tuple[float, int, float]] = {}  # camera -> (time, frames processed, fps)
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.restarts = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------------
+
+    def attach(
+        self, on_events: Callable[[CameraEvents], None], on_failed: Callable[[CameraFailed], None]
+    ) -> None:
+        self._on_events, self._on_failed = on_events, on_failed
+
+    def start(self) -> None:
+        for worker_id in range(self._n):
+            self._spawn(worker_id)
+        for target, name in ((self._read_reports, "reports"), (self._watch, "watch")):
+            thread = threading.Thread(target=target, name=f"vigil-supervisor-{name}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every worker has loaded its models (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                if all(w.ready for w in self._workers.values()):
+                    return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        with self._lock:
+            workers = list(self._workers.values())
+        for w in workers:
+            w.control.put(Shutdown())
+        for w in workers:
+            w.process.join(timeout)
+            if w.process.is_alive():
+                log.warning("worker %d did not stop in %.0f s: terminated", w.worker_id, timeout)
+                w.process.terminate()
+                w.process.join(2.0)
+        for thread in self._threads:
+            thread.join(2.0)
+
+    # --- cameras -----------------------------------------------------------------------------------
+
+    def run(self, spec: CameraSpec) -> None:
+        """Start ``spec`` (or restart it with new settings) on the least busy worker."""
+        with self._lock:
+            self.remove(spec.camera_id)
+            self._specs[spec.camera_id] = spec
+            worker = min(self._workers.values(), key=lambda w: (len(w.cameras), w.worker_id))
+            worker.cameras.add(spec.camera_id)
+            worker.control.put(RunCamera(spec))
+
+    def remove(self, camera_id: int) -> None:
+        with self._lock:
+            self._specs.pop(camera_id, None)
+            self._counters.pop(camera_id, None)
+            self._rates.pop(camera_id, None)
+            for w in self._workers.values():
+                if camera_id in w.cameras:
+                    w.cameras.discard(camera_id)
+                    w.control.put(StopCamera(camera_id))
+
+    def counters(self) -> dict[int, CameraCounters]:
+        with self._lock:
+            return {cid: c for cid, c in self._counters.items() if cid in self._specs}
+
+    def processed_fps(self) -> dict[int, float]:
+        """Frames processed per second per camera, over the last report interval."""
+        with self._lock:
+            return {cid: r[2] for cid, r in self._rates.items() if cid in self._specs}
+
+    def running(self) -> set[int]:
+        with self._lock:
+            return set(self._specs)
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _spawn(self, worker_id: int) -> _Worker:
+        control: Queue[Control] = self._ctx.Queue()
+        process = self._ctx.Process(
+            target=self._worker_main,
+            args=(worker_id, self._config, control, self._out),
+            name=f"vigil-worker-{worker_id}",
+            daemon=True,
+        )
+        process.start()
+        worker = _Worker(worker_id, process, control)
+        with self._lock:
+            self._workers[worker_id] = worker
+        return worker
+
+    def _read_reports(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                report = self._out.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+            try:
+                self._dispatch(report)
+            except Exception:
+                log.exception("handling a worker report failed")
+
+    def _dispatch(self, report: Report) -> None:
+        if isinstance(report, CameraEvents):
+            self._on_events(report)
+        elif isinstance(report, WorkerStats):
+            now = time.monotonic()
+            with self._lock:
+                for cid, c in report.cameras.items():
+                    t0, n0, fps = self._rates.get(cid, (now, c.frames_processed, 0.0))
+                    if now - t0 >= 0.5:
+                        fps = max(0.0, (c.frames_processed - n0) / (now - t0))
+                        self._rates[cid] = (now, c.frames_processed, fps)
+                    elif cid not in self._rates:
+                        self._rates[cid] = (now, c.frames_processed, 0.0)
+                self._counters.update(report.cameras)
+        elif isinstance(report, WorkerReady):
+            with self._lock:
+                if report.worker_id in self._workers:
+                    self._workers[report.worker_id].ready = True
+            log.info("worker %d ready (pid %d)", report.worker_id, report.pid)
+        elif isinstance(report, CameraFailed):
+            self._on_failed(report)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.5):
+            with self._lock:
+                dead = [w for w in self._workers.values() if not w.process.is_alive()]
+            for w in dead:
+                if self._stopping.is_set():
+                    return
+                self.restarts += 1
+                log.error(
+                    "worker %d died (exit code %s): restarting it with its %d cameras",
+                    w.worker_id, w.process.exitcode, len(w.cameras),
+                )  # fmt: skip
+                fresh = self._spawn(w.worker_id)
+                with self._lock:
+                    fresh.cameras = set(w.cameras)
+                    specs = [self._specs[c] for c in w.cameras if c in self._specs]
+                for spec in specs:
+                    fresh.control.put(RunCamera(spec))

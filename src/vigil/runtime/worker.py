@@ -1,0 +1,225 @@
+"""A camera worker process: decodes its cameras in reader threads and runs the engine over their frames.
+
+Each worker loads the models once and serves any number of cameras. Decoding never waits on the
+engine: every camera's reader thread keeps only its newest ``live.queue_frames`` frames (the oldest is
+dropped and counted). One loop takes the next frame round-robin across cameras, so a busy camera costs
+the others at most one frame's processing at a time. Frames, patches and vectors stay in the worker;
+only track events (with their best-shot patch) go back to the service.
+
+The gallery is loaded from the database and reloaded when a poll sees it changed (an enrolment or
+removal by the API, or by ``vigil enroll`` in another process).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from multiprocessing.queues import Queue
+
+from vigil.config import VigilConfig
+from vigil.ingest.live import LiveReader
+from vigil.match.gallery import Gallery, GalleryIdentities
+from vigil.runtime.messages import (
+    CameraCounters,
+    CameraEvents,
+    CameraFailed,
+    CameraSpec,
+    Control,
+    Report,
+    RunCamera,
+    Shutdown,
+    StopCamera,
+    WorkerReady,
+    WorkerStats,
+)
+from vigil.runtime.pipeline import SourcePipeline, SourcePipelineFactory
+from vigil.services.gallery import gallery_fingerprint, load_gallery, lowest_threshold
+from vigil.store.db import Database
+from vigil.types import FaceEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Camera:
+    spec: CameraSpec
+    reader: LiveReader
+    pipeline: SourcePipeline
+    run: str
+    faces: int = 0
+    last_t_ms: int = 0
+    last_at: float = 0.0
+
+
+class _GallerySync:
+    """The worker's gallery, reloaded when the database says it changed."""
+
+    def __init__(self, db: Database, model_id: str, dim: int, *, default_threshold: float, poll_s: float):
+        self._db = db
+        self._model_id = model_id
+        self._dim = dim
+        self._default_threshold = default_threshold
+        self._poll_s = poll_s
+        self._fingerprint = gallery_fingerprint(db)
+        self.identities = GalleryIdentities(self._load())
+        self.threshold = lowest_threshold(db, default_threshold)
+        self._next_poll = time.monotonic() + poll_s
+
+    def _load(self) -> Gallery:
+        return load_gallery(self._db, self._model_id, self._dim)
+
+    def poll(self) -> bool:
+        now = time.monotonic()
+        if now < self._next_poll:
+            return False
+        self._next_poll = now + self._poll_s
+        fingerprint = gallery_fingerprint(self._db)
+        if fingerprint == self._fingerprint:
+            return False
+        self._fingerprint = fingerprint
+        self.identities.replace(self._load())
+        self.threshold = lowest_threshold(self._db, self._default_threshold)
+        return True
+
+
+class CameraWorker:
+    """The loop of one worker process, over models and a database built by the composition root."""
+
+    def __init__(
+        self,
+        worker_id: int,
+        config: VigilConfig,
+        *,
+        pipelines: SourcePipelineFactory,
+        db: Database,
+        control: Queue[Control],
+        out: Queue[Report],
+    ) -> None:
+        self._id = worker_id
+        self._config = config
+        self._control = control
+        self._out = out
+        self._pipelines = pipelines
+        self._gallery = _GallerySync(
+            db, pipelines.model_id, pipelines.dim,
+            default_threshold=config.match.threshold, poll_s=config.live.gallery_poll_s,
+        )  # fmt: skip
+        self._cameras: dict[int, _Camera] = {}
+        self._order: list[int] = []
+        self._next = 0
+        self._wake = threading.Event()
+        self._running = True
+
+    def run(self) -> None:
+        self._out.put(WorkerReady(self._id, os.getpid()))
+        next_stats = time.monotonic()
+        try:
+            while self._running:
+                self._drain_control()
+                threshold = self._gallery.threshold
+                if self._gallery.poll() and self._gallery.threshold != threshold:
+                    self._rebuild_pipelines()
+                if not self._process_one():
+                    self._wake.wait(0.05)
+                    self._wake.clear()
+                if time.monotonic() >= next_stats:
+                    next_stats = time.monotonic() + self._config.live.stats_interval_s
+                    self._out.put(self._stats())
+        finally:
+            for cam in self._cameras.values():
+                cam.reader.stop(timeout=2.0)
+            self._out.put(self._stats())
+
+    # --- control -----------------------------------------------------------------------------------
+
+    def _drain_control(self) -> None:
+        while True:
+            try:
+                msg = self._control.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(msg, RunCamera):
+                self._start(msg.spec)
+            elif isinstance(msg, StopCamera):
+                self._stop(msg.camera_id)
+            elif isinstance(msg, Shutdown):
+                self._running = False
+                return
+
+    def _start(self, spec: CameraSpec) -> None:
+        self._stop(spec.camera_id)
+        cfg = self._config
+        try:
+            reader = LiveReader(
+                spec.name, spec.url, cfg.ingest, cfg.live,
+                loop=spec.loop, max_fps=spec.max_fps, notify=self._wake,
+            )  # fmt: skip
+        except Exception as exc:  # a spec no source can be made of: report, keep the others going
+            log.warning("camera %s cannot start: %s", spec.name, exc)
+            self._out.put(CameraFailed(spec.camera_id, str(exc)))
+            return
+        pipeline = self._pipeline(spec)
+        self._cameras[spec.camera_id] = _Camera(spec, reader, pipeline, uuid.uuid4().hex[:12])
+        self._order.append(spec.camera_id)
+        reader.start()
+        log.info("worker %d: camera %s started", self._id, spec.name)
+
+    def _pipeline(self, spec: CameraSpec) -> SourcePipeline:
+        match = self._config.match.model_copy(update={"threshold": self._gallery.threshold})
+        return self._pipelines.pipeline(spec.name, self._gallery.identities, match)
+
+    def _rebuild_pipelines(self) -> None:
+        """The lowest list threshold changed: tracks end and start again under the new rule."""
+        for cam in self._cameras.values():
+            self._send(cam, cam.pipeline.finish())
+            cam.pipeline = self._pipeline(cam.spec)
+
+    def _stop(self, camera_id: int) -> None:
+        cam = self._cameras.pop(camera_id, None)
+        if cam is None:
+            return
+        self._order.remove(camera_id)
+        cam.reader.stop(timeout=5.0)
+        self._send(cam, cam.pipeline.finish())
+        log.info("worker %d: camera %s stopped", self._id, cam.spec.name)
+
+    # --- frames ------------------------------------------------------------------------------------
+
+    def _process_one(self) -> bool:
+        """Process the next waiting frame of the next camera (round-robin); False when none waits."""
+        n = len(self._order)
+        for i in range(n):
+            camera_id = self._order[(self._next + i) % n]
+            cam = self._cameras[camera_id]
+            frame = cam.reader.get(timeout=0)
+            if frame is None:
+                continue
+            self._next = (self._next + i + 1) % n
+            result = cam.pipeline.process(frame)
+            cam.faces += int(result.step.observed.sum())
+            cam.last_t_ms, cam.last_at = frame.t_ms, frame.captured_at
+            self._send(cam, result.events)
+            return True
+        return False
+
+    def _send(self, cam: _Camera, events: list[FaceEvent]) -> None:
+        if events:
+            report = CameraEvents(cam.spec.camera_id, cam.run, cam.last_t_ms, cam.last_at, tuple(events))
+            self._out.put(report)
+
+    def _stats(self) -> WorkerStats:
+        cameras = {
+            cid: CameraCounters(
+                status=cam.reader.status(),
+                frames_processed=cam.pipeline.times.frames,
+                faces_detected=cam.faces,
+                stage_seconds=dict(cam.pipeline.times.seconds),
+            )
+            for cid, cam in self._cameras.items()
+        }
+        return WorkerStats(self._id, cameras, len(self._gallery.identities.gallery))

@@ -1,0 +1,181 @@
+"""Alerts as people handle them: list, show, acknowledge, confirm, reject, each audited with the user.
+
+A list whose review is ``two_person`` shows an alert as confirmed only once two different users have
+confirmed it; until then it is visibly waiting for the second confirmation. One rejection closes an
+alert (a false match needs no second opinion to be dismissed); the reviews stay on record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.alerts.router import Alert, AlertRouter
+from vigil.errors import BadInput, NotFound
+from vigil.store import audit
+from vigil.store.db import Database, as_utc
+from vigil.store.tables import Camera, Event, EventReview, EventStatus, Person, Review, Severity, Watchlist
+
+ACTIONS = {
+    "acknowledge": EventStatus.ACKNOWLEDGED,
+    "confirm": EventStatus.CONFIRMED,
+    "reject": EventStatus.REJECTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewInfo:
+    username: str
+    action: EventStatus
+    note: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    alert: Alert
+    reviews: tuple[ReviewInfo, ...]
+    confirmations: int
+    confirmations_needed: int
+
+    @property
+    def awaiting_second_confirmation(self) -> bool:
+        return self.alert.status is not EventStatus.CONFIRMED and 0 < self.confirmations < (
+            self.confirmations_needed
+        )
+
+
+def load_alert(
+    session: Session, event: Event, image_url: Callable[[int], str | None], default_threshold: float
+) -> Alert:
+    """The :class:`Alert` of an alerted event row, as the router built it."""
+    if event.alerted_at is None or event.watchlist_id is None or event.person_id is None:
+        raise NotFound(f"event {event.id} is not an alert")
+    wl = session.get(Watchlist, event.watchlist_id)
+    person = session.get(Person, event.person_id)
+    camera = session.get(Camera, event.camera_id)
+    return Alert(
+        event_id=event.id,
+        camera_id=event.camera_id,
+        camera=camera.name if camera else str(event.camera_id),
+        person_id=event.person_id,
+        person=person.name if person else str(event.person_id),
+        watchlist_id=event.watchlist_id,
+        watchlist=wl.name if wl else str(event.watchlist_id),
+        severity=event.severity or (wl.severity if wl else Severity.MEDIUM),
+        colour=wl.colour if wl else "#888888",
+        review=wl.review if wl else Review.NONE,
+        score=event.score or 0.0,
+        margin=event.margin or 0.0,
+        threshold=wl.threshold if wl and wl.threshold is not None else default_threshold,
+        seen_at=as_utc(event.frame_at or event.start_at),
+        raised_at=as_utc(event.alerted_at),
+        status=event.status,
+        image_url=image_url(event.id),
+    )
+
+
+class AlertService:
+    def __init__(
+        self,
+        db: Database,
+        router: AlertRouter,
+        image_url: Callable[[int], str | None],
+        default_threshold: float,
+    ) -> None:
+        self._db = db
+        self._router = router
+        self._image_url = image_url
+        self._default_threshold = default_threshold
+        self._on_change: Callable[[AlertView], None] = lambda _v: None
+
+    def on_change(self, handler: Callable[[AlertView], None]) -> None:
+        """Call ``handler`` after each review is committed (the live service publishes it)."""
+        self._on_change = handler
+
+    def list(
+        self,
+        *,
+        after_id: int | None = None,
+        limit: int = 50,
+        status: EventStatus | None = None,
+        camera_id: int | None = None,
+        watchlist_id: int | None = None,
+    ) -> list[AlertView]:
+        """Newest first; with ``after_id``, the alerts raised after that one, oldest first (catch-up)."""
+        if not 1 <= limit <= 1000:
+            raise BadInput("limit", f"{limit} is not between 1 and 1000")
+        q = select(Event).where(Event.alerted_at.is_not(None))
+        if status is not None:
+            q = q.where(Event.status == status)
+        if camera_id is not None:
+            q = q.where(Event.camera_id == camera_id)
+        if watchlist_id is not None:
+            q = q.where(Event.watchlist_id == watchlist_id)
+        q = (
+            q.where(Event.id > after_id).order_by(Event.id)
+            if after_id is not None
+            else q.order_by(Event.id.desc())
+        )
+        with self._db.read() as s:
+            return [self._view(s, e) for e in s.scalars(q.limit(limit))]
+
+    def get(self, alert_id: int) -> AlertView:
+        with self._db.read() as s:
+            event = s.get(Event, alert_id)
+            if event is None or event.alerted_at is None:
+                raise NotFound(f"no alert {alert_id}")
+            return self._view(s, event)
+
+    def review(self, username: str, alert_id: int, action: str, note: str = "") -> AlertView:
+        target = ACTIONS.get(action)
+        if target is None:
+            raise BadInput("action", f"{action!r} is not one of {', '.join(ACTIONS)}")
+        now = datetime.now(UTC)
+        with self._db.write() as s:
+            event = s.get(Event, alert_id)
+            if event is None or event.alerted_at is None:
+                raise NotFound(f"no alert {alert_id}")
+            before = event.status
+            if before in (EventStatus.REJECTED, EventStatus.CONFIRMED):
+                raise BadInput("alert", f"alert {alert_id} is already {before.value}")
+            prior = {r.username for r in event.reviews if r.action is EventStatus.CONFIRMED}
+            if target is EventStatus.CONFIRMED and username in prior:
+                raise BadInput("alert", f"{username} has already confirmed alert {alert_id}")
+            s.add(EventReview(event_id=alert_id, username=username, action=target, note=note, at=now))
+            needed = self._needed(s, event)
+            if target is EventStatus.CONFIRMED:
+                event.status = EventStatus.CONFIRMED if len(prior) + 1 >= needed else EventStatus.ACKNOWLEDGED
+            elif target is EventStatus.REJECTED or before is EventStatus.NEW:
+                event.status = target
+            event.status_by, event.status_at = username, now
+            audit.append(
+                s, actor=username, action=f"alert.{action}", subject=f"alert:{alert_id}", reason=note,
+                details={"status": event.status.value, "before": before.value, "at": now.isoformat()},
+            )  # fmt: skip
+            s.flush()
+            s.refresh(event)
+            view = self._view(s, event)
+            if event.status is not before:
+                self._router.enqueue(s, view.alert, f"alert.{event.status.value}", now)
+        self._on_change(view)
+        return view
+
+    def _needed(self, session: Session, event: Event) -> int:
+        wl = session.get(Watchlist, event.watchlist_id) if event.watchlist_id is not None else None
+        return 2 if wl is not None and wl.review is Review.TWO_PERSON else 1
+
+    def _view(self, session: Session, event: Event) -> AlertView:
+        reviews = tuple(
+            ReviewInfo(r.username, r.action, r.note, as_utc(r.at))
+            for r in session.scalars(
+                select(EventReview).where(EventReview.event_id == event.id).order_by(EventReview.id)
+            )
+        )
+        confirmed = len({r.username for r in reviews if r.action is EventStatus.CONFIRMED})
+        alert = load_alert(session, event, self._image_url, self._default_threshold)
+        return AlertView(alert, reviews, confirmed, self._needed(session, event))

@@ -1,0 +1,244 @@
+"""Cameras: added, changed, paused and removed through the API or declared in the config file.
+
+The database holds every camera; the runner (the camera supervisor) is told to run the enabled ones.
+Each change is audited with who and why. URLs may hold credentials: they are kept in the database
+for the workers, and shown redacted everywhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vigil.config import CameraConfig
+from vigil.errors import BadInput, NotFound
+from vigil.ingest.urls import STREAM_SCHEMES, redact_url, url_scheme
+from vigil.ingest.webcam import is_webcam_spec
+from vigil.runtime.messages import CameraSpec
+from vigil.store import audit
+from vigil.store.db import Database, as_utc
+from vigil.store.tables import Camera, Event
+
+CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+
+
+class CameraRunner(Protocol):
+    def run(self, spec: CameraSpec) -> None: ...
+
+    def remove(self, camera_id: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CameraInfo:
+    id: int
+    name: str
+    url: str  # redacted
+    enabled: bool
+    loop: bool
+    max_fps: float | None
+    from_config: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CameraChange:
+    """Fields to change (None: keep)."""
+
+    name: str | None = None
+    url: str | None = None
+    loop: bool | None = None
+    max_fps: float | None = None
+    enabled: bool | None = None
+
+
+def check_camera_url(url: str) -> str:
+    """Accept a stream URL (rtsp, rtsps, http, https), ``webcam:N`` or an existing video file path."""
+    url = url.strip()
+    if not url:
+        raise BadInput("url", "empty camera URL")
+    if is_webcam_spec(url):
+        return url
+    scheme = url_scheme(url)
+    if scheme is not None:
+        if scheme not in STREAM_SCHEMES:
+            allowed = ", ".join(sorted(STREAM_SCHEMES))
+            raise BadInput("url", f"unsupported URL scheme {scheme!r} in {redact_url(url)} (use {allowed})")
+        return url
+    path = Path(url).expanduser()
+    if not path.is_absolute():
+        raise BadInput("url", f"{url}: a file camera needs an absolute path")
+    if not path.is_file():
+        raise BadInput("url", f"{url}: no such video file")
+    return str(path)
+
+
+def _check_name(name: str) -> str:
+    if not CAMERA_NAME.fullmatch(name):
+        raise BadInput(
+            "name", f"{name!r}: 1-64 letters, digits, spaces, '.', '_' or '-', starting alphanumeric"
+        )
+    return name
+
+
+def _check_fps(max_fps: float | None) -> float | None:
+    if max_fps is not None and not 0 < max_fps <= 120:
+        raise BadInput("max_fps", f"{max_fps} is not in (0, 120]")
+    return max_fps
+
+
+def _info(c: Camera) -> CameraInfo:
+    return CameraInfo(
+        c.id, c.name, redact_url(c.url), c.enabled, c.loop, c.max_fps, c.from_config, as_utc(c.created_at)
+    )
+
+
+def spec_of(c: Camera) -> CameraSpec:
+    return CameraSpec(c.id, c.name, c.url, c.loop, c.max_fps)
+
+
+class CameraService:
+    def __init__(self, db: Database, runner: CameraRunner) -> None:
+        self._db = db
+        self._runner = runner
+
+    def sync_config(self, cameras: Sequence[CameraConfig]) -> None:
+        """Make the config file's cameras exist as declared (the file is their truth)."""
+        now = datetime.now(UTC)
+        with self._db.write() as s:
+            for cfg in cameras:
+                url = check_camera_url(cfg.url)
+                row = s.scalar(select(Camera).where(Camera.name == cfg.name))
+                if row is None:
+                    row = Camera(name=cfg.name, url=url, created_at=now, virtual=False)
+                    s.add(row)
+                elif (row.url, row.loop, row.max_fps, row.enabled) == (
+                    url,
+                    cfg.loop,
+                    cfg.max_fps,
+                    cfg.enabled,
+                ):
+                    continue
+                row.url, row.loop, row.max_fps, row.enabled, row.from_config = (
+                    url, cfg.loop, cfg.max_fps, cfg.enabled, True,
+                )  # fmt: skip
+                s.flush()
+                audit.append(
+                    s, "vigil", "camera.config", f"camera:{row.id}", reason="declared in the config file",
+                    details={"name": cfg.name, "url": redact_url(url), "enabled": cfg.enabled},
+                )  # fmt: skip
+
+    def start_all(self) -> int:
+        with self._db.read() as s:
+            specs = [spec_of(c) for c in s.scalars(select(Camera).where(Camera.enabled, ~Camera.virtual))]
+        for spec in specs:
+            self._runner.run(spec)
+        return len(specs)
+
+    def all(self) -> list[CameraInfo]:
+        with self._db.read() as s:
+            return [_info(c) for c in s.scalars(select(Camera).where(~Camera.virtual).order_by(Camera.id))]
+
+    def names(self) -> dict[int, str]:
+        with self._db.read() as s:
+            return dict(s.execute(select(Camera.id, Camera.name)).tuples().all())
+
+    def get(self, camera_id: int) -> CameraInfo:
+        with self._db.read() as s:
+            return _info(self._row(s, camera_id))
+
+    def add(
+        self,
+        actor: str,
+        name: str,
+        url: str,
+        *,
+        loop: bool = False,
+        max_fps: float | None = None,
+        enabled: bool = True,
+        reason: str = "",
+    ) -> CameraInfo:
+        row = Camera(
+            name=_check_name(name), url=check_camera_url(url), loop=loop, max_fps=_check_fps(max_fps),
+            enabled=enabled, virtual=False, from_config=False, created_at=datetime.now(UTC),
+        )  # fmt: skip
+        try:
+            with self._db.write() as s:
+                s.add(row)
+                s.flush()
+                audit.append(
+                    s, actor, "camera.add", f"camera:{row.id}", reason=reason,
+                    details={"name": name, "url": redact_url(row.url), "enabled": enabled, "loop": loop},
+                )  # fmt: skip
+                info, spec = _info(row), spec_of(row)
+        except IntegrityError as exc:
+            raise BadInput("name", f"a camera named {name!r} already exists") from exc
+        if enabled:
+            self._runner.run(spec)
+        return info
+
+    def change(self, actor: str, camera_id: int, change: CameraChange, reason: str = "") -> CameraInfo:
+        try:
+            with self._db.write() as s:
+                row = self._row(s, camera_id)
+                before = _info(row)
+                if change.name is not None:
+                    row.name = _check_name(change.name)
+                if change.url is not None:
+                    row.url = check_camera_url(change.url)
+                if change.loop is not None:
+                    row.loop = change.loop
+                if change.max_fps is not None:
+                    row.max_fps = _check_fps(change.max_fps)
+                if change.enabled is not None:
+                    row.enabled = change.enabled
+                s.flush()
+                info, spec = _info(row), spec_of(row)
+                action = "camera.change"
+                if change.enabled is not None and change.enabled != before.enabled:
+                    action = "camera.resume" if change.enabled else "camera.pause"
+                audit.append(
+                    s, actor, action, f"camera:{camera_id}", reason=reason,
+                    details=_diff(before, info),
+                )  # fmt: skip
+        except IntegrityError as exc:
+            raise BadInput("name", f"a camera named {change.name!r} already exists") from exc
+        if info.enabled:
+            self._runner.run(spec)
+        else:
+            self._runner.remove(camera_id)
+        return info
+
+    def remove(self, actor: str, camera_id: int, reason: str = "") -> None:
+        with self._db.write() as s:
+            row = self._row(s, camera_id)
+            name = row.name
+            events = s.scalar(select(func.count(Event.id)).where(Event.camera_id == camera_id))
+            s.delete(row)  # its events go with it (the schema cascades); the audit row says how many
+            audit.append(
+                s, actor, "camera.remove", f"camera:{camera_id}", reason=reason,
+                details={"name": name, "events_removed": events},
+            )  # fmt: skip
+        self._runner.remove(camera_id)
+
+    def _row(self, session: Session, camera_id: int) -> Camera:
+        row = session.get(Camera, camera_id)
+        if row is None or row.virtual:
+            raise NotFound(f"no camera {camera_id}")
+        return row
+
+
+def _diff(before: CameraInfo, after: CameraInfo) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for field in ("name", "url", "enabled", "loop", "max_fps"):
+        old, new = getattr(before, field), getattr(after, field)
+        if old != new:
+            out[field] = {"from": old, "to": new}
+    return out

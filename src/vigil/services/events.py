@@ -1,0 +1,124 @@
+"""Recording live track events in the store, and handing identifications to the alert router.
+
+Each track of a camera run is one ``events`` row: created at its start, given its best shot and
+decision as they come, closed at its end. A decision naming a person is a sighting the router may turn
+into an alert, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import cv2
+import numpy as np
+from sqlalchemy.orm import Session
+
+from vigil.alerts.router import Alert, AlertRouter, Sighting
+from vigil.runtime.messages import CameraEvents
+from vigil.store.db import Database
+from vigil.store.media import MediaStore
+from vigil.store.tables import Event, EventShot
+from vigil.types import EventKind, FaceEvent, FaceShot
+
+log = logging.getLogger(__name__)
+
+_JPEG_QUALITY = 90
+
+
+@dataclass(frozen=True, slots=True)
+class _TrackKey:
+    camera_id: int
+    run: str
+    track_id: int
+
+
+class EventRecorder:
+    """Writes events of camera workers to the store; returns the alerts raised on the way."""
+
+    def __init__(self, db: Database, media: MediaStore, router: AlertRouter, model_id: str) -> None:
+        self._db = db
+        self._media = media
+        self._router = router
+        self._model_id = model_id
+        self._open: dict[_TrackKey, int] = {}
+        self._shot_of: dict[int, int] = {}  # event id -> frame index of its stored best shot
+
+    def record(self, batch: CameraEvents) -> list[Alert]:
+        alerts: list[Alert] = []
+        now = datetime.now(UTC)
+        # Files first (content-addressed; an orphan from a crash here is swept later), rows after.
+        crops = {id(e.best_shot): self._store_crop(e.best_shot) for e in batch.events if e.best_shot}
+        with self._db.write() as s:
+            for ev in batch.events:
+                key = _TrackKey(batch.camera_id, batch.run, ev.track_id)
+                event_id = self._open.get(key)
+                if event_id is None:
+                    row = Event(
+                        camera_id=batch.camera_id,
+                        track_id=ev.track_id,
+                        start_at=_at(batch, ev.start_ms),
+                        end_at=_at(batch, ev.end_ms),
+                        model_id=self._model_id,
+                    )
+                    s.add(row)
+                    s.flush()
+                    event_id = self._open[key] = row.id
+                event = s.get(Event, event_id)
+                if event is None:  # removed meanwhile (camera deleted)
+                    self._forget(key)
+                    continue
+                event.end_at = _at(batch, ev.end_ms)
+                shot = ev.best_shot
+                if shot is not None and self._shot_of.get(event_id) != shot.frame_index:
+                    self._shot_of[event_id] = shot.frame_index
+                    s.add(
+                        EventShot(
+                            event_id=event_id,
+                            t_at=_wall(shot),
+                            crop_path=crops[id(shot)],
+                            quality=shot.quality.total,
+                        )
+                    )
+                alert = self._identify(s, event, ev, batch, now)
+                if alert is not None:
+                    alerts.append(alert)
+                if ev.kind is EventKind.END:
+                    self._forget(key)
+        return alerts
+
+    def _identify(
+        self, session: Session, event: Event, ev: FaceEvent, batch: CameraEvents, now: datetime
+    ) -> Alert | None:
+        d = ev.decision
+        if ev.kind is not EventKind.UPDATE or d is None or d.candidate is None or ev.best_shot is None:
+            return None
+        if event.alerted_at is None:
+            event.score, event.margin = d.score, d.margin
+        if d.identity is None:
+            return None
+        sighting = Sighting(
+            event.id, batch.camera_id, int(d.identity), d.score, d.margin, _wall(ev.best_shot)
+        )
+        return self._router.consider(session, sighting, now)
+
+    def _store_crop(self, shot: FaceShot) -> str:
+        params = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY]
+        ok, jpeg = cv2.imencode(".jpg", np.ascontiguousarray(shot.patch), params)
+        if not ok:
+            raise ValueError("could not encode a best shot as JPEG")
+        return self._media.put("shots", jpeg.tobytes(), ".jpg")
+
+    def _forget(self, key: _TrackKey) -> None:
+        event_id = self._open.pop(key, None)
+        if event_id is not None:
+            self._shot_of.pop(event_id, None)
+
+
+def _at(batch: CameraEvents, t_ms: int) -> datetime:
+    return datetime.fromtimestamp(batch.frame_at, UTC) + timedelta(milliseconds=t_ms - batch.frame_t_ms)
+
+
+def _wall(shot: FaceShot) -> datetime:
+    return datetime.fromtimestamp(shot.captured_at, UTC)

@@ -1,0 +1,185 @@
+"""`vigil serve` end to end, with real parts: a GStreamer RTSP server serving the Hamilton clip, a real
+Mosquitto broker, a real webhook receiver that fails half of its deliveries, and the WebSocket.
+
+Ground truth (tests/integration/test_scan.py): Lin-Manuel Miranda is on stage from the first frame.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.rtsp import MOUNT
+from tests.serve_kit import VigilServer, wait_for_alert
+from tests.services import WEBHOOK_SECRET, FlakyReceiver, Mosquitto, MqttProbe, wait_until
+from vigil.app import Engine, open_store
+from vigil.config import VigilConfig
+from vigil.evaluate.rtsp_server import RtspServer
+from vigil.services.enrol import EnrolRequest, Photo
+from vigil.services.lists import ListSettings
+from vigil.store.tables import Review, Severity
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+MIRANDA = "Lin-Manuel Miranda"
+
+
+def _settings(tmp_path: Path, model_dir: Path, **alerts: Any) -> dict[str, Any]:
+    return {
+        "model_dir": str(model_dir),
+        "store": {"data_dir": str(tmp_path / "data")},
+        "live": {"workers": 1, "stats_interval_s": 0.5},
+        "alerts": {"cooldown_s": 0, **alerts},
+    }
+
+
+def _enrol_miranda(settings: dict[str, Any], engine: Engine, refs: Path, review: Review) -> None:
+    cfg = VigilConfig.model_validate(settings)
+    store = open_store(cfg)
+    store.lists.create("test", "vip", ListSettings(severity=Severity.HIGH, review=review), "e2e test")
+    photo = refs / "ageitgey_lin-manuel-miranda.png"
+    request = EnrolRequest("vip", MIRANDA, "e2e test", (Photo(photo.name, photo.read_bytes()),))
+    store.enrolment(engine).enrol("test", request)
+
+
+def test_miranda_on_an_rtsp_camera_alerts_every_channel_within_a_second(
+    tmp_path: Path,
+    engine: Engine,
+    model_dir: Path,
+    refs: Path,
+    rtsp_server: RtspServer,
+    mosquitto: Mosquitto,
+    flaky_receiver: FlakyReceiver,
+) -> None:
+    settings = _settings(
+        tmp_path, model_dir,
+        webhooks=[{"name": "ops", "url": flaky_receiver.url, "secret": WEBHOOK_SECRET}],
+        mqtt={"host": "127.0.0.1", "port": mosquitto.port, "topic_prefix": "vigil-e2e"},
+        delivery={"initial_backoff_s": 0.2, "max_backoff_s": 1.0},
+    )  # fmt: skip
+    _enrol_miranda(settings, engine, refs, Review.TWO_PERSON)
+    with (
+        MqttProbe("127.0.0.1", mosquitto.port, "vigil-e2e/#") as mqtt,
+        VigilServer(tmp_path / "serve", settings) as vigil,
+        ExitStack() as stack,
+    ):
+        mqtt.wait_subscribed()
+        ws = stack.enter_context(vigil.alerts_socket())
+        api = vigil.client()
+        created = api.post("/cameras", json={"name": "stage", "url": rtsp_server.url(MOUNT), "reason": "e2e"})
+        assert created.status_code == 201, created.text
+        assert created.json()["url"] == rtsp_server.url(MOUNT)
+
+        alert, received_at = wait_for_alert(ws, MIRANDA, timeout_s=90)
+        seen_at = datetime.fromisoformat(alert["seen_at"]).timestamp()
+        assert received_at - seen_at <= 1.0, f"alert {received_at - seen_at:.3f} s after its best shot"
+        assert (alert["watchlist"], alert["severity"], alert["camera"]) == ("vip", "high", "stage")
+        assert alert["score"] >= alert["threshold"]
+
+        # The same alert by webhook (signed, retried past the failures) and by MQTT, once each by key.
+        key = f"alert-{alert['alert_id']}"
+        wait_until(lambda: any(i == key for i, _ in flaky_receiver.accepted), 30, "the webhook delivery")
+        body = json.loads(next(b for i, b in flaky_receiver.accepted if i == key))
+        assert body["person"] == MIRANDA and body["type"] == "alert"
+        assert mqtt.take(1, 10, where=lambda m: m.topic == "vigil-e2e/status")[0].payload == "online"
+        got = mqtt.take(1, 30, where=lambda m: m.topic == "vigil-e2e/alerts/stage")
+        assert got[0].json()["alert_id"] == alert["alert_id"] and got[0].json()["person"] == MIRANDA
+
+        # The best-shot link in the alert works without a token (signed), and not when tampered with.
+        image = api.get(alert["image_url"].replace(vigil.url, ""), headers={"Authorization": ""})
+        assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+        forged = alert["image_url"].replace("sig=", "sig=0")
+        assert vigil.client("vgl_not-a-token").get(forged.replace(vigil.url, "")).status_code == 401
+
+        # Two-person confirmation: one confirmation leaves it waiting; a second user completes it.
+        alert_id = alert["alert_id"]
+        first = api.post(f"/alerts/{alert_id}/review", json={"action": "confirm", "note": "looks like him"})
+        assert first.status_code == 200, first.text
+        assert first.json()["status"] != "confirmed" and first.json()["awaiting_second_confirmation"]
+        again = api.post(f"/alerts/{alert_id}/review", json={"action": "confirm"})
+        assert again.status_code == 422, "the same user cannot confirm twice"
+        made = api.post("/users", json={"username": "officer2", "role": "operator"})
+        assert made.status_code in (200, 201), made.text
+        password = made.json()["password"]
+        login = vigil.client("x").post("/auth/login", json={"username": "officer2", "password": password})
+        second = vigil.client(login.json()["token"]).post(
+            f"/alerts/{alert_id}/review", json={"action": "confirm"}
+        )
+        assert second.status_code == 200 and second.json()["status"] == "confirmed", second.text
+        assert [r["username"] for r in second.json()["reviews"]] == ["admin", "officer2"]
+
+        # The camera reports its status.
+        cams = api.get("/cameras").json()
+        assert cams[0]["status"]["state"] == "streaming" and cams[0]["status"]["frames_processed"] > 0
+        metrics = api.get("/metrics")
+        assert 'vigil_camera_frames_processed_total{camera="stage"}' in metrics.text
+        assert "vigil_alert_latency_seconds_count" in metrics.text
+
+
+def test_a_camera_recovers_when_its_rtsp_server_restarts_and_alerts_keep_coming(
+    tmp_path: Path, engine: Engine, model_dir: Path, refs: Path, rtsp_server: RtspServer
+) -> None:
+    settings = _settings(tmp_path, model_dir)
+    settings["live"] |= {"reconnect_initial_s": 0.2, "reconnect_max_s": 1.0, "watchdog_s": 3.0}
+    _enrol_miranda(settings, engine, refs, Review.ACKNOWLEDGE)
+    with VigilServer(tmp_path / "serve", settings) as vigil, vigil.alerts_socket() as ws:
+        api = vigil.client()
+        camera = api.post("/cameras", json={"name": "stage", "url": rtsp_server.url(MOUNT)}).json()
+        first, _ = wait_for_alert(ws, MIRANDA, timeout_s=90)
+
+        rtsp_server.stop()
+
+        def state() -> str:
+            return str(api.get(f"/cameras/{camera['id']}").json()["status"]["state"])
+
+        wait_until(lambda: state() in ("backoff", "connecting"), 20, "the camera to notice")
+        rtsp_server.start()
+        wait_until(
+            lambda: api.get(f"/cameras/{camera['id']}").json()["status"]["reconnects"] >= 1, 30, "a reconnect"
+        )
+        later, _ = wait_for_alert(ws, MIRANDA, timeout_s=60)
+        assert later["alert_id"] > first["alert_id"]
+        wait_until(lambda: state() == "streaming", 20, "streaming again")
+        assert api.get(f"/cameras/{camera['id']}").json()["status"]["last_error"], "the outage is reported"
+
+
+def test_an_alert_pending_when_vigil_is_killed_is_delivered_after_it_restarts(
+    tmp_path: Path,
+    engine: Engine,
+    model_dir: Path,
+    refs: Path,
+    rtsp_server: RtspServer,
+    flaky_receiver: FlakyReceiver,
+) -> None:
+    flaky_receiver.fail_ratio = 1.0  # the receiver is down while Vigil raises the alert
+    settings = _settings(
+        tmp_path, model_dir,
+        webhooks=[{"name": "ops", "url": flaky_receiver.url, "secret": WEBHOOK_SECRET}],
+        delivery={"initial_backoff_s": 0.2, "max_backoff_s": 0.5},
+    )  # fmt: skip
+    _enrol_miranda(settings, engine, refs, Review.ACKNOWLEDGE)
+    vigil = VigilServer(tmp_path / "serve", settings)
+    vigil.start()
+    try:
+        with vigil.alerts_socket() as ws:
+            vigil.client().post("/cameras", json={"name": "stage", "url": rtsp_server.url(MOUNT)})
+            alert, _ = wait_for_alert(ws, MIRANDA, timeout_s=90)
+        key = f"alert-{alert['alert_id']}"
+        wait_until(lambda: any(r.id == key for r in flaky_receiver.seen()), 30, "a failed first attempt")
+    finally:
+        vigil.kill()  # SIGKILL: no chance to deliver or to tidy up
+    assert not any(i == key for i, _ in flaky_receiver.accepted)
+
+    flaky_receiver.fail_ratio = 0.0
+    again = VigilServer(tmp_path / "serve", settings, port=vigil.port)
+    with again:
+        wait_until(lambda: any(i == key for i, _ in flaky_receiver.accepted), 30, "delivery after restart")
+    ids = [r.id for r in flaky_receiver.seen()]
+    assert ids.count(key) >= 2, "retried under the same idempotency key"
+    assert len([i for i, _ in flaky_receiver.accepted if i == key]) == 1
+    assert again.token is None, "the second start creates no new administrator"

@@ -1,0 +1,227 @@
+"""Events recorded from camera reports, and the alert rules: list thresholds, severity, de-duplication,
+cool-down, outbox rows written with the alert, and reviews (two-person confirmation), on both engines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from tests.store_kit import ACTOR, audit_rows, open_db
+from vigil.alerts.outbox import Outbox
+from vigil.alerts.router import AlertRouter
+from vigil.config import AlertsConfig, MatchConfig, WebhookConfig
+from vigil.errors import BadInput, NotFound
+from vigil.runtime.messages import CameraEvents
+from vigil.services.alerts import AlertService
+from vigil.services.events import EventRecorder
+from vigil.services.lists import ListService, ListSettings
+from vigil.store.db import Database
+from vigil.store.media import MediaStore
+from vigil.store.tables import (
+    Camera,
+    Event,
+    EventShot,
+    OutboxMessage,
+    Person,
+    Review,
+    Severity,
+    WatchlistEntry,
+)
+from vigil.types import Decision, EventKind, FaceEvent, FaceShot, QualityScores
+
+SECRET = "a webhook secret of 16+ chars"
+
+
+@dataclass
+class Kit:
+    db: Database
+    recorder: EventRecorder
+    alerts: AlertService
+    lists: ListService
+    camera_id: int
+    person_id: int
+
+
+def _kit(
+    db: Database,
+    root: Path,
+    cooldown_s: float = 60.0,
+    hooks: tuple[WebhookConfig, ...] = (),
+    camera: str = "door",
+) -> Kit:
+    config = AlertsConfig(cooldown_s=cooldown_s, webhooks=hooks)
+    sinks = [f"webhook:{h.name}" for h in hooks] + ["mqtt"]
+    router = AlertRouter(config, MatchConfig(), Outbox(db), sinks, lambda i: f"http://x/media/{i}")
+    now = datetime.now(UTC)
+    with db.write() as s:
+        cam = Camera(name=camera, url="rtsp://u:p@cam/1", created_at=now)
+        person = Person(name="Jane Doe", created_by=ACTOR, created_at=now)
+        s.add_all([cam, person])
+        s.flush()
+        camera_id, person_id = cam.id, person.id
+    recorder = EventRecorder(db, MediaStore(root / "media"), router, "m1")
+    alerts = AlertService(db, router, lambda i: f"http://x/media/{i}", 0.92)
+    return Kit(db, recorder, alerts, ListService(db), camera_id, person_id)
+
+
+def _put_on(kit: Kit, name: str, settings: ListSettings, expires: datetime | None = None) -> int:
+    info = kit.lists.create(ACTOR, name, settings, "test")
+    with kit.db.write() as s:
+        s.add(
+            WatchlistEntry(
+                watchlist_id=info.id,
+                person_id=kit.person_id,
+                reason="test",
+                added_by=ACTOR,
+                added_at=datetime.now(UTC),
+                expires_at=expires,
+            )
+        )
+    return info.id
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = open_db(db_url)
+    yield database
+    database.dispose()
+
+
+def _shot(track_id: int, frame_index: int, at: float) -> FaceShot:
+    quality = QualityScores(120.0, 1.0, 0.8, 0.9, 0.95, 1.0, 0.9)
+    return FaceShot(
+        "door", track_id, frame_index, frame_index * 100, np.array([10, 10, 130, 130], np.float32), quality,
+        np.full((160, 160, 3), 128, np.uint8), np.array([20, 20, 140, 140], np.float32),
+        np.array([[50, 60], [110, 60], [80, 90], [55, 120], [105, 120]], np.float32), captured_at=at,
+    )  # fmt: skip
+
+
+def _sighting(kit: Kit, track: int, score: float, *, run: str = "r1", margin: float = 0.5) -> CameraEvents:
+    """A track's start and its identification as the person, in one report."""
+    at = datetime.now(UTC).timestamp()
+    decision = Decision(str(kit.person_id), str(kit.person_id), score, margin, None, 0.9, 1)
+    shot = _shot(track, 3, at)
+    events = (
+        FaceEvent(EventKind.START, "door", track, 0, 0, None, None),
+        FaceEvent(EventKind.UPDATE, "door", track, 0, 300, decision, shot),
+    )
+    return CameraEvents(kit.camera_id, run, 300, at, events)
+
+
+def test_a_sighting_above_the_list_threshold_becomes_one_alert_with_its_deliveries(
+    db: Database, tmp_path: Path
+) -> None:
+    hooks = (WebhookConfig(name="soc", url="http://127.0.0.1:9/h", secret=SECRET),)
+    kit = _kit(db, tmp_path, hooks=hooks)
+    list_id = _put_on(kit, "wanted", ListSettings(threshold=0.93, severity=Severity.HIGH))
+    assert kit.recorder.record(_sighting(kit, 1, 0.92)) == [], "below the list's own threshold"
+    alerts = kit.recorder.record(_sighting(kit, 2, 0.95))
+    assert [(a.person, a.watchlist, a.severity, a.camera) for a in alerts] == [
+        ("Jane Doe", "wanted", Severity.HIGH, "door")
+    ]
+    with db.read() as s:
+        event = s.get(Event, alerts[0].event_id)
+        assert event is not None and event.watchlist_id == list_id and event.alerted_at is not None
+        assert s.scalars(select(EventShot.crop_path).where(EventShot.event_id == event.id)).all()
+        rows = s.scalars(select(OutboxMessage).order_by(OutboxMessage.sink)).all()
+    assert [(r.sink, r.key, r.topic) for r in rows] == [
+        ("mqtt", f"alert-{event.id}", "alerts/door"),
+        ("webhook:soc", f"alert-{event.id}", "alerts/door"),
+    ]
+    body = json.loads(rows[0].payload)
+    assert body["person"] == "Jane Doe" and body["image_url"] == f"http://x/media/{event.id}"
+    # A later, better shot of the same track raises nothing more.
+    again = _sighting(kit, 2, 0.97)
+    assert (
+        kit.recorder.record(CameraEvents(again.camera_id, "r1", 400, again.frame_at, again.events[1:])) == []
+    )
+
+
+def test_the_most_severe_active_list_wins_and_expired_entries_do_not_count(
+    db: Database, tmp_path: Path
+) -> None:
+    kit = _kit(db, tmp_path)
+    _put_on(kit, "low", ListSettings(severity=Severity.LOW))
+    _put_on(
+        kit, "gone", ListSettings(severity=Severity.CRITICAL), expires=datetime.now(UTC) - timedelta(days=1)
+    )
+    _put_on(kit, "high", ListSettings(severity=Severity.HIGH))
+    (alert,) = kit.recorder.record(_sighting(kit, 1, 0.95))
+    assert alert.watchlist == "high"
+
+
+def test_cool_down_per_person_and_camera(db: Database, tmp_path: Path) -> None:
+    kit = _kit(db, tmp_path, cooldown_s=3600)
+    _put_on(kit, "wanted", ListSettings())
+    assert len(kit.recorder.record(_sighting(kit, 1, 0.95))) == 1
+    assert kit.recorder.record(_sighting(kit, 2, 0.95)) == [], (
+        "same person, same camera, within the cool-down"
+    )
+    with db.read() as s:
+        assert s.scalar(select(Event.id).where(Event.track_id == 2)) is not None, "still recorded as an event"
+    open_kit = _kit(db, tmp_path / "b", cooldown_s=0, camera="hall")  # another camera and person
+    _put_on(open_kit, "wanted2", ListSettings())
+    assert len(open_kit.recorder.record(_sighting(open_kit, 1, 0.95))) == 1
+    assert len(open_kit.recorder.record(_sighting(open_kit, 2, 0.95))) == 1
+
+
+def test_two_person_confirmation_needs_two_different_users(db: Database, tmp_path: Path) -> None:
+    kit = _kit(db, tmp_path)
+    _put_on(kit, "wanted", ListSettings(review=Review.TWO_PERSON))
+    (alert,) = kit.recorder.record(_sighting(kit, 1, 0.95))
+    first = kit.alerts.review("ann", alert.event_id, "confirm", "it is her")
+    assert first.alert.status.value == "acknowledged" and first.awaiting_second_confirmation
+    with pytest.raises(BadInput, match="already confirmed"):
+        kit.alerts.review("ann", alert.event_id, "confirm")
+    second = kit.alerts.review("bob", alert.event_id, "confirm")
+    assert second.alert.status.value == "confirmed" and not second.awaiting_second_confirmation
+    assert [r.username for r in second.reviews] == ["ann", "bob"]
+    with pytest.raises(BadInput, match="already confirmed"):
+        kit.alerts.review("cy", alert.event_id, "reject")
+    actions = [(r.actor, r.action) for r in audit_rows(db) if r.action.startswith("alert.")]
+    assert actions == [("ann", "alert.confirm"), ("bob", "alert.confirm")]
+    with db.read() as s:
+        keys = set(s.scalars(select(OutboxMessage.key)))
+    assert f"alert-{alert.event_id}-alert.confirmed" in keys, "the confirmation is delivered too"
+
+
+def test_one_confirmation_suffices_on_other_lists_and_one_rejection_closes(
+    db: Database, tmp_path: Path
+) -> None:
+    kit = _kit(db, tmp_path, cooldown_s=0)
+    _put_on(kit, "wanted", ListSettings(review=Review.ACKNOWLEDGE))
+    (a,) = kit.recorder.record(_sighting(kit, 1, 0.95))
+    (b,) = kit.recorder.record(_sighting(kit, 2, 0.95))
+    assert kit.alerts.review("ann", a.event_id, "acknowledge").alert.status.value == "acknowledged"
+    assert kit.alerts.review("ann", a.event_id, "confirm").alert.status.value == "confirmed"
+    assert kit.alerts.review("bob", b.event_id, "reject", "not him").alert.status.value == "rejected"
+    with pytest.raises(BadInput, match="not one of"):
+        kit.alerts.review("bob", b.event_id, "delete")
+    with pytest.raises(NotFound):
+        kit.alerts.review("bob", 999_999, "confirm")
+    assert [v.alert.event_id for v in kit.alerts.list()] == [b.event_id, a.event_id]
+    assert [v.alert.event_id for v in kit.alerts.list(after_id=a.event_id)] == [b.event_id]
+
+
+def test_end_closes_the_event_at_the_tracks_last_time(db: Database, tmp_path: Path) -> None:
+    kit = _kit(db, tmp_path)
+    at = datetime.now(UTC).timestamp()
+    kit.recorder.record(
+        CameraEvents(kit.camera_id, "r", 0, at, (FaceEvent(EventKind.START, "door", 7, 0, 0, None, None),))
+    )
+    kit.recorder.record(
+        CameraEvents(
+            kit.camera_id, "r", 2500, at + 2.5, (FaceEvent(EventKind.END, "door", 7, 0, 2000, None, None),)
+        )
+    )
+    with db.read() as s:
+        event = s.scalars(select(Event)).one()
+        assert abs((event.end_at - event.start_at).total_seconds() - 2.0) < 0.01
+        assert event.alerted_at is None and event.person_id is None
