@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import httpx
+import psutil
 import yaml
 from websockets.sync.client import ClientConnection, connect
 
@@ -86,11 +87,14 @@ class VigilServer:
             assert hello["type"] == "hello", hello
             yield ws
 
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown (the crash case)."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait(10)
+    def kill(self) -> list[psutil.Process]:
+        """SIGKILL: no clean shutdown (the crash case). Returns the children it had (camera workers)."""
+        if self._proc is None or self._proc.poll() is not None:
+            return []
+        children = psutil.Process(self._proc.pid).children(recursive=True)
+        self._proc.kill()
+        self._proc.wait(10)
+        return children
 
     def stop(self) -> None:
         if self._proc is None or self._proc.poll() is not None:

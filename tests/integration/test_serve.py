@@ -172,8 +172,10 @@ def test_an_alert_pending_when_vigil_is_killed_is_delivered_after_it_restarts(
         key = f"alert-{alert['alert_id']}"
         wait_until(lambda: any(r.id == key for r in flaky_receiver.seen()), 30, "a failed first attempt")
     finally:
-        vigil.kill()  # SIGKILL: no chance to deliver or to tidy up
+        workers = vigil.kill()  # SIGKILL: no chance to deliver or to tidy up
     assert not any(i == key for i, _ in flaky_receiver.accepted)
+    assert workers, "the service ran camera worker processes"
+    wait_until(lambda: not any(w.is_running() for w in workers), 15, "orphaned camera workers to exit")
 
     flaky_receiver.fail_ratio = 0.0
     again = VigilServer(tmp_path / "serve", settings, port=vigil.port)

@@ -13,6 +13,7 @@ removal by the API, or by ``vigil enroll`` in another process).
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import os
 import queue
 import threading
@@ -118,8 +119,12 @@ class CameraWorker:
     def run(self) -> None:
         self._out.put(WorkerReady(self._id, os.getpid()))
         next_stats = time.monotonic()
+        parent = mp.parent_process()
         try:
             while self._running:
+                if parent is not None and not parent.is_alive():
+                    log.warning("worker %d: the service is gone (killed?): stopping", self._id)
+                    break
                 self._drain_control()
                 threshold = self._gallery.threshold
                 if self._gallery.poll() and self._gallery.threshold != threshold:
