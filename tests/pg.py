@@ -25,9 +25,10 @@ from types import TracebackType
 from typing import NoReturn, Self
 
 import psycopg
-import pytest
 from psycopg import sql
 from psycopg.rows import TupleRow
+
+from tests.helpers import skip_unless_required
 
 SUPERUSER = "vigil"
 REQUIRE_ENV = "VIGIL_REQUIRE_POSTGRES"
@@ -63,10 +64,8 @@ class PostgresError(RuntimeError):
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Skips the test, or fails it when ``VIGIL_REQUIRE_POSTGRES=1`` (CI must not lose the PG half)."""
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
+    """Skips the test, or fails it when ``VIGIL_REQUIRE_POSTGRES=1``."""
+    skip_unless_required(reason, REQUIRE_ENV)
 
 
 def _version_key(bin_dir: Path) -> tuple[int, ...]:

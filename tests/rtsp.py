@@ -7,25 +7,16 @@ which makes them fail.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
+from tests.services import unavailable
 from vigil.errors import SourceError
 from vigil.evaluate.rtsp_server import RtspServer, check_gstreamer
 
-REQUIRE_ENV = "VIGIL_REQUIRE_SERVICES"
 MOUNT = "hamilton"
-
-
-def unavailable(reason: str) -> NoReturn:
-    """Skips the test, or fails it when ``VIGIL_REQUIRE_SERVICES=1``."""
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import queue
 import socket
 import subprocess
@@ -31,6 +30,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from tests.helpers import skip_unless_required
 from vigil.alerts.webhook import verify
 
 HOST = "127.0.0.1"
@@ -45,10 +45,8 @@ _STOP_TIMEOUT_S = 5.0
 
 
 def unavailable(reason: str) -> NoReturn:
-    """Skips the test, or fails it when ``VIGIL_REQUIRE_SERVICES=1`` (CI must run these tests)."""
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"{reason} ({REQUIRE_ENV}=1, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
+    """Skips the test, or fails it when ``VIGIL_REQUIRE_SERVICES=1``."""
+    skip_unless_required(reason, REQUIRE_ENV)
 
 
 def free_port() -> int:
