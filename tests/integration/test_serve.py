@@ -16,7 +16,7 @@ import pytest
 
 from tests.rtsp import MOUNT
 from tests.serve_kit import VigilServer, wait_for_alert
-from tests.services import WEBHOOK_SECRET, FlakyReceiver, Mosquitto, MqttProbe, wait_until
+from tests.services import WEBHOOK_SECRET, FlakyReceiver, Mosquitto, MqttProbe, free_port, wait_until
 from vigil.app import Engine, open_store
 from vigil.config import VigilConfig
 from vigil.evaluate.rtsp_server import RtspServer
@@ -129,8 +129,13 @@ def test_a_camera_recovers_when_its_rtsp_server_restarts_and_alerts_keep_coming(
     _enrol_miranda(settings, engine, refs, Review.ACKNOWLEDGE)
     with VigilServer(tmp_path / "serve", settings) as vigil, vigil.alerts_socket() as ws:
         api = vigil.client()
+        # A camera that never answers runs beside it and holds nothing up.
+        dead = api.post("/cameras", json={"name": "dead", "url": f"rtsp://127.0.0.1:{free_port()}/x"}).json()
         camera = api.post("/cameras", json={"name": "stage", "url": rtsp_server.url(MOUNT)}).json()
         first, _ = wait_for_alert(ws, MIRANDA, timeout_s=90)
+        assert first["camera"] == "stage"
+        dead_status = api.get(f"/cameras/{dead['id']}").json()["status"]
+        assert dead_status["state"] in ("backoff", "connecting") and dead_status["frames_in"] == 0
 
         rtsp_server.stop()
 
@@ -185,3 +190,12 @@ def test_an_alert_pending_when_vigil_is_killed_is_delivered_after_it_restarts(
     assert ids.count(key) >= 2, "retried under the same idempotency key"
     assert len([i for i, _ in flaky_receiver.accepted if i == key]) == 1
     assert again.token is None, "the second start creates no new administrator"
+
+
+def test_serve_refuses_a_bad_camera_in_its_config_with_a_clear_error(tmp_path: Path, model_dir: Path) -> None:
+    settings = _settings(tmp_path, model_dir) | {"cameras": [{"name": "door", "url": "ftp://10.0.0.1/cam"}]}
+    server = VigilServer(tmp_path / "serve", settings)
+    with pytest.raises(AssertionError, match=r"exited with 2") as failed:
+        server.start(timeout_s=60)
+    assert "unsupported URL scheme 'ftp'" in str(failed.value)
+    assert "Traceback" not in str(failed.value)

@@ -19,6 +19,7 @@ from vigil.cli import store as store_cli
 from vigil.errors import StoreError
 from vigil.services.gallery import sweep_orphans
 from vigil.services.lists import ListService, ListSettings
+from vigil.services.users import UserService
 from vigil.store import db as store_db
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
@@ -237,3 +238,27 @@ def test_an_enrolment_under_the_lock_writes_no_row_and_only_sweepable_files(
         assert media.all_files() == set()
     finally:
         db.dispose()
+
+
+def test_users_add_passwd_token_disable(cli: Cli, db: Database) -> None:
+    """Accounts from the server's shell: each secret printed once, working, and each change audited."""
+    r = cli("users", "add", "officer1", "--role", "operator", "-r", "new shift", "--as", "test:cli")
+    assert r.code == 0 and r.out.startswith("created officer1 (operator) password: "), r
+    password = r.out.rsplit(" ", 1)[1]
+    users = UserService(db, session_hours=1)
+    assert users.login("officer1", password)[1].role.value == "operator"
+    r = cli("users", "token", "officer1", "--name", "prometheus")
+    token = r.out.rsplit(" ", 1)[1]
+    assert r.code == 0 and token.startswith("vgl_"), r
+    principal = users.resolve(token)
+    assert principal is not None and principal.username == "officer1"
+    r = cli("users", "passwd", "officer1")
+    assert r.code == 0 and r.out.rsplit(" ", 1)[1] != password
+    assert cli("users", "disable", "officer1", "-r", "left").code == 0
+    assert users.resolve(token) is None, "a disabled user's tokens stop working"
+    assert [row[:3] for row in cli("users", "ls").table()] == [["officer1", "operator", "yes"]]
+    r = cli("users", "add", "officer1")
+    assert r.code == 2 and "officer1" in r.err and "Traceback" not in r.err, r
+    actions = [a.action for a in audit_rows(db) if a.subject.endswith("officer1") or "officer1" in a.details]
+    assert actions[0] == "user.create" and "user.disable" in " ".join(actions), actions
+    assert password not in "".join(a.details for a in audit_rows(db))

@@ -12,6 +12,7 @@ from vigil.cli.models import app as models_app
 from vigil.cli.scan import demo, scan
 from vigil.cli.serve import serve
 from vigil.cli.store import db_app, enroll, lists_app, people_app
+from vigil.cli.users import users_app
 
 app = typer.Typer(
     name="vigil",
@@ -43,3 +44,4 @@ app.command("enroll")(enroll)
 app.add_typer(lists_app, name="lists")
 app.add_typer(people_app, name="people")
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")

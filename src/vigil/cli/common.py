@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from vigil.app import Engine
 from vigil.config import VigilConfig, load_config
-from vigil.errors import BadInput, ConfigError
+from vigil.errors import BadInput, ConfigError, VigilError
 from vigil.match.folder import enrol_folder
 from vigil.match.watchlist import Watchlist
 
@@ -70,3 +73,24 @@ def enrol_watchlist(engine: Engine, folder: Path, console: Console) -> Watchlist
         f"(threshold {engine.config.match.threshold:.3f}, model {wl.model_id})"
     )
     return wl
+
+
+ActorOption = Annotated[
+    str | None, typer.Option("--as", help="Who is acting, for the audit log [local:<login name>].")
+]
+ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why (legal basis, case reference).")]
+
+
+def actor_of(given: str | None) -> str:
+    """Who acts, for the audit log: ``--as``, else the local login name."""
+    return given or f"local:{getpass.getuser()}"
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Vigil's errors as one red line on stderr and exit code 2 (no traceback)."""
+    try:
+        yield
+    except VigilError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc

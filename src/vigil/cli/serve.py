@@ -43,7 +43,12 @@ def serve(
             f"  user:      {b.username}\n  password:  {b.password}\n  API token: {b.token}",
             highlight=False,
         )
-    built.live.start()
+    try:
+        built.live.start()
+    except VigilError as exc:  # e.g. a camera in the config file with a bad URL
+        built.live.stop()
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
     try:
         uvicorn.Server(
             uvicorn.Config(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.app import Store, build_engine, open_store
-from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
-from vigil.errors import BadInput, VigilError
+from vigil.cli.common import (
+    ActorOption,
+    ConfigOption,
+    ModelDirOption,
+    ReasonOption,
+    actor_of,
+    cli_errors,
+    load_cli_config,
+)
+from vigil.errors import BadInput
 from vigil.match.folder import list_photos
 from vigil.services.enrol import (
     EnrolmentRejected,
@@ -39,27 +44,9 @@ db_app = typer.Typer(help="The database: schema migrations and the audit chain."
 lists_app = typer.Typer(help="Watchlists: list, create, remove.", no_args_is_help=True)
 people_app = typer.Typer(help="People on watchlists: list, show, remove.", no_args_is_help=True)
 
-ActorOption = Annotated[
-    str | None, typer.Option("--as", help="Who is acting, for the audit log [local:<login name>].")
-]
-ReasonOption = Annotated[str, typer.Option("--reason", "-r", help="Why (legal basis, case reference).")]
-
-
-def _actor(given: str | None) -> str:
-    return given or f"local:{getpass.getuser()}"
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except VigilError as exc:
-        err.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-
 
 def _store(config: Path | None, *, create: bool = True) -> Store:
-    with _errors():
+    with cli_errors():
         return open_store(load_cli_config(config, None), create=create)
 
 
@@ -70,7 +57,7 @@ def _store(config: Path | None, *, create: bool = True) -> Store:
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply the schema migrations this Vigil needs (safe to run again)."""
     store = _store(config, create=False)
-    with _errors():
+    with cli_errors():
         before = migrate.current(store.db.engine)
         migrate.upgrade(store.db.engine)
     console.print(f"schema: {before or 'empty'} → {migrate.current(store.db.engine)} ({store.db.dialect})")
@@ -85,7 +72,7 @@ def db_sweep(
 ) -> None:
     """Delete photo and crop files no record refers to (left by an interrupted enrolment)."""
     store = _store(config)
-    with _errors():
+    with cli_errors():
         n = sweep_orphans(store.db, store.media, min_age_s=min_age)
     console.print(f"removed {n} unreferenced media files")
 
@@ -94,7 +81,7 @@ def db_sweep(
 def db_verify_audit(config: ConfigOption = None) -> None:
     """Check the audit log's hash chain from its first row to its last."""
     store = _store(config)
-    with _errors(), store.db.read() as s:
+    with cli_errors(), store.db.read() as s:
         check = audit.verify(s)
     if not check.ok:
         err.print(f"[red]audit chain broken at row {check.broken_at}:[/] {check.reason}")
@@ -109,7 +96,7 @@ def db_verify_audit(config: ConfigOption = None) -> None:
 def lists_ls(config: ConfigOption = None) -> None:
     """Every list with its settings and how many people are on it."""
     store = _store(config)
-    with _errors():
+    with cli_errors():
         infos = store.lists.all()
     table = Table("name", "people", "threshold", "severity", "review", "retention (days)", "created by")
     default = store.config.match.threshold
@@ -140,8 +127,8 @@ def lists_create(
     """Create a watchlist."""
     store = _store(config)
     settings = ListSettings(threshold, severity, colour, review, retention_days, description)
-    with _errors():
-        info = store.lists.create(_actor(actor), name, settings, reason)
+    with cli_errors():
+        info = store.lists.create(actor_of(actor), name, settings, reason)
     console.print(f"created list {info.name} (id {info.id})")
 
 
@@ -149,8 +136,8 @@ def lists_create(
 def lists_rm(name: str, reason: ReasonOption, actor: ActorOption = None, config: ConfigOption = None) -> None:
     """Remove a list and its entries (the people stay, with their other lists)."""
     store = _store(config)
-    with _errors():
-        n = store.lists.remove(_actor(actor), name, reason)
+    with cli_errors():
+        n = store.lists.remove(actor_of(actor), name, reason)
     console.print(f"removed list {name} ({n} entries)")
 
 
@@ -219,17 +206,17 @@ def enroll(
     if name is not None and not photos:
         raise typer.BadParameter("give at least one photo", param_hint="PHOTOS")
     cfg = load_cli_config(config, model_dir)
-    with _errors():
+    with cli_errors():
         template = EnrolRequest(
             list_name, name or "", reason, (), photo_source=source, approved_by=approved_by,
             expires_at=_expiry(expires), force=force,
         )  # fmt: skip
         people = open_store(cfg).enrolment(build_engine(cfg))
         if folder is not None:
-            _enrol_folder(people, folder, template, _actor(actor))
+            _enrol_folder(people, folder, template, actor_of(actor))
             return
         try:
-            _report(people.enrol(_actor(actor), replace(template, photos=_read(photos or []))))
+            _report(people.enrol(actor_of(actor), replace(template, photos=_read(photos or []))))
         except EnrolmentRejected as exc:
             _print_verdicts(template.name, exc.verdicts)
             raise typer.Exit(1) from exc
@@ -289,7 +276,7 @@ def people_ls(
 ) -> None:
     """People, their lists (with expiry) and how many photos each has."""
     store = _store(config)
-    with _errors():
+    with cli_errors():
         rows = store.people.all(list_name)
     table = Table("id", "name", "lists", "photos", "enrolled")
     for p in rows:
@@ -304,7 +291,7 @@ def people_ls(
 def people_show(person_id: int, config: ConfigOption = None) -> None:
     """One person: lists with reason, source, who added and approved, expiry; photos with quality."""
     store = _store(config)
-    with _errors():
+    with cli_errors():
         d = store.people.show(person_id)
     console.print(f"[bold]{d.info.name}[/] (person {d.info.id}, enrolled {d.info.created_at:%Y-%m-%d %H:%M})")
     if d.notes:
@@ -327,6 +314,6 @@ def people_rm(
 ) -> None:
     """Remove a person from every list, with their photos."""
     store = _store(config)
-    with _errors():
-        store.people.remove(_actor(actor), person_id, reason)
+    with cli_errors():
+        store.people.remove(actor_of(actor), person_id, reason)
     console.print(f"removed person {person_id}")
