@@ -7,6 +7,7 @@ import logging
 import typer
 
 from vigil.cli.bench import bench_app
+from vigil.cli.config import config_app
 from vigil.cli.eval import eval_app
 from vigil.cli.models import app as models_app
 from vigil.cli.scan import demo, scan
@@ -45,3 +46,4 @@ app.add_typer(lists_app, name="lists")
 app.add_typer(people_app, name="people")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(config_app, name="config")

@@ -28,7 +28,7 @@ class IngestConfig(_Strict):
 class YuNetConfig(_Strict):
     """YuNet (OpenCV Zoo), the default detector: boxes plus 5 landmarks."""
 
-    type: Literal["yunet"] = "yunet"
+    type: Literal["yunet"] = Field("yunet", description="Chooses this detector.")
     score_threshold: float = Field(0.7, ge=0.0, le=1.0, description="Minimum detector score to keep a face.")
     nms_threshold: float = Field(0.3, ge=0.0, le=1.0, description="IoU above which overlapping boxes merge.")
     min_face_px: int = Field(
@@ -42,7 +42,7 @@ class YuNetConfig(_Strict):
 class HogConfig(_Strict):
     """dlib's HOG detector: slower, frontal faces only, no model file needed (the fallback)."""
 
-    type: Literal["hog"] = "hog"
+    type: Literal["hog"] = Field("hog", description="Chooses this detector.")
     upsample: int = Field(1, ge=0, le=3, description="Times the image is upsampled to find small faces.")
     score_threshold: float = Field(0.0, ge=-1.0, le=3.0, description="Minimum HOG SVM score to keep a face.")
     min_face_px: int = Field(
@@ -207,7 +207,12 @@ class LiveConfig(_Strict):
 class CameraConfig(_Strict):
     """A camera declared in the config file (cameras can also be added through the API)."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$",
+        description="Unique camera name (letters, digits, space, '.', '_', '-'); the config file owns it.",
+    )
     url: str = Field(
         min_length=1,
         description="rtsp://, http(s):// (MJPEG, HLS), a video file path, or webcam:N. Credentials in the "
@@ -221,7 +226,12 @@ class CameraConfig(_Strict):
 class WebhookConfig(_Strict):
     """An HTTP receiver of alerts, signed per Standard Webhooks (webhook-id, -timestamp, -signature)."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Names the receiver in logs and metrics (sink webhook:<name>).",
+    )
     url: str = Field(pattern=r"^https?://", description="Where alerts are POSTed.")
     secret: str = Field(
         min_length=16,
