@@ -115,7 +115,9 @@ def test_miranda_on_an_rtsp_camera_alerts_every_channel_within_a_second(
 
         # The camera reports its status.
         cams = api.get("/cameras").json()
-        assert cams[0]["status"]["state"] == "streaming" and cams[0]["status"]["frames_processed"] > 0
+        status = cams[0]["status"]
+        assert status["state"] == "streaming" and status["frames_processed"] > 0
+        assert status["fps_processed"] > 1 and status["faces_per_s"] > 0 and status["fps_in"] > 20
         metrics = api.get("/metrics")
         assert 'vigil_camera_frames_processed_total{camera="stage"}' in metrics.text
         assert "vigil_alert_latency_seconds_count" in metrics.text

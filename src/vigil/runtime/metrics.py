@@ -43,7 +43,7 @@ class LiveCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         names = self._names()
         counters = self._supervisor.counters()
-        fps = self._supervisor.processed_fps()
+        rates = self._supervisor.rates()
 
         def counter(name: str, doc: str) -> CounterMetricFamily:
             return CounterMetricFamily(f"vigil_camera_{name}", doc, labels=["camera"])
@@ -74,7 +74,8 @@ class LiveCollector(Collector):
             per_camera["faces"].add_metric([cam], c.faces_detected)
             per_camera["reconnects"].add_metric([cam], st.reconnects)
             fps_in.add_metric([cam], st.fps_in)
-            fps_done.add_metric([cam], fps.get(cid, 0.0))
+            rate = rates.get(cid)
+            fps_done.add_metric([cam], rate.processed_fps if rate else 0.0)
             up.add_metric([cam], 1.0 if st.state == "streaming" else 0.0)
             for stage, seconds in c.stage_seconds.items():
                 stages.add_metric([cam, stage], seconds)

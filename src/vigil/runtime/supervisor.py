@@ -35,6 +35,22 @@ from vigil.runtime.messages import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class CameraRates:
+    """Per-second rates of one camera from two successive worker reports."""
+
+    at: float
+    frames: int
+    faces: int
+    processed_fps: float = 0.0
+    faces_per_s: float = 0.0
+
+    def advance(self, at: float, frames: int, faces: int) -> CameraRates:
+        dt = at - self.at
+        fps, faces_s = max(0.0, (frames - self.frames) / dt), max(0.0, (faces - self.faces) / dt)
+        return CameraRates(at, frames, faces, fps, faces_s)
+
+
 @dataclass
 class _Worker:
     worker_id: int
@@ -62,7 +78,7 @@ class CameraSupervisor:
         self._workers: dict[int, _Worker] = {}
         self._specs: dict[int, CameraSpec] = {}
         self._counters: dict[int, CameraCounters] = {}
-        self._rates: dict[int, tuple[float, int, float]] = {}  # camera -> (time, frames processed, fps)
+        self._rates: dict[int, CameraRates] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -134,10 +150,13 @@ class CameraSupervisor:
         with self._lock:
             return {cid: c for cid, c in self._counters.items() if cid in self._specs}
 
-    def processed_fps(self) -> dict[int, float]:
-        """Frames processed per second per camera, over the last report interval."""
+    def rates(self) -> dict[int, CameraRates]:
+        """Frames processed and faces detected per second per camera, over the last report interval."""
         with self._lock:
-            return {cid: r[2] for cid, r in self._rates.items() if cid in self._specs}
+            return {cid: r for cid, r in self._rates.items() if cid in self._specs}
+
+    def processed_fps(self) -> dict[int, float]:
+        return {cid: r.processed_fps for cid, r in self.rates().items()}
 
     def running(self) -> set[int]:
         with self._lock:
@@ -179,12 +198,11 @@ class CameraSupervisor:
             now = time.monotonic()
             with self._lock:
                 for cid, c in report.cameras.items():
-                    t0, n0, fps = self._rates.get(cid, (now, c.frames_processed, 0.0))
-                    if now - t0 >= 0.5:
-                        fps = max(0.0, (c.frames_processed - n0) / (now - t0))
-                        self._rates[cid] = (now, c.frames_processed, fps)
-                    elif cid not in self._rates:
-                        self._rates[cid] = (now, c.frames_processed, 0.0)
+                    before = self._rates.get(cid)
+                    if before is None:
+                        self._rates[cid] = CameraRates(now, c.frames_processed, c.faces_detected)
+                    elif now - before.at >= 0.5:
+                        self._rates[cid] = before.advance(now, c.frames_processed, c.faces_detected)
                 self._counters.update(report.cameras)
         elif isinstance(report, WorkerReady):
             with self._lock:

@@ -22,14 +22,17 @@ def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
         if failed is None:
             return None
         return CameraStatusPublic(
-            state="failed", fps_in=0, fps_processed=0, frames_in=0, frames_processed=0, frames_dropped=0,
-            frames_skipped=0, faces_detected=0, reconnects=0, last_error=failed, last_frame_at=None,
+            state="failed", fps_in=0, fps_processed=0, faces_per_s=0, frames_in=0, frames_processed=0,
+            frames_dropped=0, frames_skipped=0, faces_detected=0, reconnects=0, last_error=failed,
+            last_frame_at=None,
         )  # fmt: skip
     st = counters.status
+    rates = live.supervisor.rates().get(camera_id)
     return CameraStatusPublic(
         state=st.state,
         fps_in=round(st.fps_in, 2),
-        fps_processed=round(live.supervisor.processed_fps().get(camera_id, 0.0), 2),
+        fps_processed=round(rates.processed_fps, 2) if rates else 0.0,
+        faces_per_s=round(rates.faces_per_s, 2) if rates else 0.0,
         frames_in=st.frames_in,
         frames_processed=counters.frames_processed,
         frames_dropped=st.frames_dropped,

@@ -38,6 +38,7 @@ class CameraStatusPublic(BaseModel):
     state: str
     fps_in: float
     fps_processed: float
+    faces_per_s: float = Field(description="Faces detected per second (on the frames detection ran on).")
     frames_in: int
     frames_processed: int
     frames_dropped: int
