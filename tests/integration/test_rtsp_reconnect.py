@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
-from itertools import pairwise
+from collections.abc import Iterator
 
 import pytest
 
+from tests.live_kit import assert_increasing, drain, wait_for_status
 from vigil.config.schema import IngestConfig, LiveConfig
 from vigil.evaluate.rtsp_server import RtspServer
 from vigil.ingest.live import LiveReader
-from vigil.ingest.status import CameraState, CameraStatus
-from vigil.types import Frame
+from vigil.ingest.status import CameraState
 
 pytestmark = pytest.mark.network
 
@@ -33,32 +32,6 @@ def with_credentials(url: str) -> str:
     return url.replace("rtsp://", f"rtsp://admin:{SECRET}@", 1)
 
 
-def wait_until(reader: LiveReader, test: Callable[[CameraStatus], bool], timeout: float) -> CameraStatus:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = reader.status()
-        if test(status):
-            return status
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s; last status: {status}")
-        time.sleep(0.02)
-
-
-def drain(reader: LiveReader, seconds: float) -> list[Frame]:
-    frames: list[Frame] = []
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        frame = reader.get(timeout=min(left, 0.2))
-        if frame is not None:
-            frames.append(frame)
-    return frames
-
-
-def assert_increasing(frames: list[Frame]) -> None:
-    assert all(b.t_ms > a.t_ms for a, b in pairwise(frames)), [f.t_ms for f in frames]
-    assert all(b.index > a.index for a, b in pairwise(frames))
-
-
 @pytest.fixture
 def readers() -> Iterator[list[LiveReader]]:
     made: list[LiveReader] = []
@@ -71,7 +44,7 @@ def test_rtsp_frames_flow_at_real_time(rtsp_server: RtspServer, readers: list[Li
     reader = LiveReader("stage", rtsp_server.url("hamilton"), INGEST, LIVE)
     readers.append(reader)
     reader.start()
-    wait_until(reader, lambda s: s.state is CameraState.STREAMING, timeout=10.0)
+    wait_for_status(reader, lambda s: s.state is CameraState.STREAMING, timeout=10.0)
     drain(reader, 1.5)  # FFmpeg hands over the ~1 s it buffered while probing the stream in one burst
 
     started = time.monotonic()
@@ -97,16 +70,16 @@ def test_rtsp_server_loss_and_return(
     reader = LiveReader("stage", with_credentials(rtsp_server.url("hamilton")), INGEST, LIVE)
     readers.append(reader)
     reader.start()
-    wait_until(reader, lambda s: s.state is CameraState.STREAMING, timeout=10.0)
+    wait_for_status(reader, lambda s: s.state is CameraState.STREAMING, timeout=10.0)
     before = drain(reader, 1.0)
 
     rtsp_server.stop()
-    down = wait_until(reader, lambda s: s.last_error is not None, timeout=5.0)
+    down = wait_for_status(reader, lambda s: s.last_error is not None, timeout=5.0)
     assert down.state in {CameraState.BACKOFF, CameraState.CONNECTING}
     time.sleep(0.5)  # a few refused reconnects
     gap = drain(reader, 0.1)
     rtsp_server.start()
-    up = wait_until(reader, lambda s: s.frames_in > down.frames_in + 10, timeout=10.0)
+    up = wait_for_status(reader, lambda s: s.frames_in > down.frames_in + 10, timeout=10.0)
     after = drain(reader, 1.0)
 
     assert before and after
@@ -123,7 +96,7 @@ def test_rtsp_unknown_mount(rtsp_server: RtspServer, readers: list[LiveReader]) 
     readers.append(reader)
     reader.start()
 
-    status = wait_until(reader, lambda s: s.last_error is not None, timeout=10.0)
+    status = wait_for_status(reader, lambda s: s.last_error is not None, timeout=10.0)
 
     assert status.state in {CameraState.BACKOFF, CameraState.CONNECTING}
     assert "404" in (status.last_error or "")

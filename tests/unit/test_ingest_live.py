@@ -11,13 +11,15 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
 import av
 import pytest
 
+from tests.live_kit import assert_increasing, drain, wait_for_status
+from tests.services import free_port
 from vigil.config.schema import IngestConfig, LiveConfig
 from vigil.errors import SourceError
 from vigil.ingest.live import LiveReader
@@ -33,40 +35,6 @@ SECRET = "hunter2"
 def live_config(**changes: float) -> LiveConfig:
     base: dict[str, float] = {"queue_frames": 100, "max_fps": 60.0, "watchdog_s": 5.0}
     return LiveConfig.model_validate(base | changes)
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(reader: LiveReader, test: Callable[[CameraStatus], bool], timeout: float) -> CameraStatus:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = reader.status()
-        if test(status):
-            return status
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s; last status: {status}")
-        time.sleep(0.02)
-
-
-def drain(reader: LiveReader, seconds: float) -> list[Frame]:
-    """Everything the reader delivers during ``seconds``, read as fast as it comes."""
-    frames: list[Frame] = []
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        frame = reader.get(timeout=min(left, 0.2))
-        if frame is not None:
-            frames.append(frame)
-    return frames
-
-
-def assert_increasing(frames: list[Frame]) -> None:
-    assert all(b.t_ms > a.t_ms for a, b in pairwise(frames)), [f.t_ms for f in frames]
-    assert all(b.index > a.index for a, b in pairwise(frames))
 
 
 def accounted(status: CameraStatus, delivered: int) -> bool:
@@ -151,7 +119,7 @@ def test_file_without_loop_ends(short_clip: Path, readers: list[LiveReader]) -> 
     readers.append(reader)
     reader.start()
 
-    status = wait_until(reader, lambda s: s.state is CameraState.ENDED, timeout=5.0)
+    status = wait_for_status(reader, lambda s: s.state is CameraState.ENDED, timeout=5.0)
 
     assert wake.is_set()
     frames = drain(reader, 0.1)
@@ -211,7 +179,7 @@ def test_pause_closes_and_resume_continues_the_timeline(short_clip: Path, reader
     before = drain(reader, 0.5)
 
     reader.pause()
-    wait_until(reader, lambda s: s.state is CameraState.PAUSED, timeout=2.0)
+    wait_for_status(reader, lambda s: s.state is CameraState.PAUSED, timeout=2.0)
     drain(reader, 0.05)
     frames_in = reader.status().frames_in
     time.sleep(0.5)
@@ -235,7 +203,7 @@ def test_closed_port_backs_off_with_growing_waits(readers: list[LiveReader]) -> 
     readers.append(reader)
     reader.start()
 
-    status = wait_until(reader, lambda s: s.reconnects >= 6, timeout=10.0)
+    status = wait_for_status(reader, lambda s: s.reconnects >= 6, timeout=10.0)
 
     waits = reader.waits
     nominal = [min(0.05 * 2**i, 0.4) for i in range(len(waits))]
@@ -251,7 +219,7 @@ def test_stop_returns_promptly_while_backing_off(readers: list[LiveReader]) -> N
     reader = LiveReader("gone", f"rtsp://127.0.0.1:{free_port()}/cam", INGEST, live)
     readers.append(reader)
     reader.start()
-    status = wait_until(reader, lambda s: s.state is CameraState.BACKOFF, timeout=5.0)
+    status = wait_for_status(reader, lambda s: s.state is CameraState.BACKOFF, timeout=5.0)
     assert status.retry_in_s is not None and 15.0 <= status.retry_in_s <= 30.0
 
     started = time.monotonic()
@@ -273,7 +241,7 @@ def test_watchdog_abandons_a_silent_source(readers: list[LiveReader]) -> None:
         readers.append(reader)
         reader.start()
 
-        status = wait_until(reader, lambda s: s.reconnects >= 1, timeout=5.0)
+        status = wait_for_status(reader, lambda s: s.reconnects >= 1, timeout=5.0)
         assert status.last_error == "no frame for 0.4 s (watchdog)"
 
         started = time.monotonic()
@@ -293,7 +261,7 @@ def test_credentials_never_appear(readers: list[LiveReader], caplog: pytest.LogC
     readers.append(reader)
     reader.start()
 
-    status = wait_until(reader, lambda s: s.reconnects >= 2, timeout=5.0)
+    status = wait_for_status(reader, lambda s: s.reconnects >= 2, timeout=5.0)
     reader.stop()
 
     assert status.last_error
