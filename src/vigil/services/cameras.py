@@ -110,9 +110,19 @@ class CameraService:
         self._runner = runner
 
     def sync_config(self, cameras: Sequence[CameraConfig]) -> None:
-        """Make the config file's cameras exist as declared (the file is their truth)."""
+        """Make the config file's cameras exist as declared (the file is their truth at start).
+
+        A camera the file declared before and no longer does is paused (not deleted: its events stay).
+        """
         now = datetime.now(UTC)
+        declared = {c.name for c in cameras}
         with self._db.write() as s:
+            for row in s.scalars(select(Camera).where(Camera.from_config, Camera.name.not_in(declared))):
+                row.from_config, row.enabled = False, False
+                audit.append(
+                    s, "vigil", "camera.pause", f"camera:{row.id}", reason="no longer in the config file",
+                    details={"name": row.name},
+                )  # fmt: skip
             for cfg in cameras:
                 url = check_camera_url(cfg.url)
                 row = s.scalar(select(Camera).where(Camera.name == cfg.name))

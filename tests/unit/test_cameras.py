@@ -1,0 +1,116 @@
+"""CameraService on both engines: cameras added, changed, paused, removed and declared in the config file,
+each change audited; URLs checked and shown without credentials; the runner told what to run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.store_kit import ACTOR, audit_rows, open_db
+from vigil.config import CameraConfig
+from vigil.errors import BadInput, NotFound
+from vigil.runtime.messages import CameraSpec
+from vigil.services.cameras import CameraChange, CameraService
+from vigil.store.db import Database
+
+
+class Runner:
+    """What the supervisor would be running, as the service asked."""
+
+    def __init__(self) -> None:
+        self.running: dict[int, CameraSpec] = {}
+
+    def run(self, spec: CameraSpec) -> None:
+        self.running[spec.camera_id] = spec
+
+    def remove(self, camera_id: int) -> None:
+        self.running.pop(camera_id, None)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = open_db(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def runner() -> Runner:
+    return Runner()
+
+
+@pytest.fixture
+def cameras(db: Database, runner: Runner) -> CameraService:
+    return CameraService(db, runner)
+
+
+def test_add_change_pause_resume_remove_each_audited(
+    cameras: CameraService, runner: Runner, db: Database, hamilton_clip: Path
+) -> None:
+    door = cameras.add(ACTOR, "front door", "rtsp://admin:s3cret@10.0.0.5/live", reason="new camera")
+    assert door.url == "rtsp://***:***@10.0.0.5/live"
+    assert runner.running[door.id].url == "rtsp://admin:s3cret@10.0.0.5/live", "the worker gets the real URL"
+    clip = cameras.add(ACTOR, "clip", str(hamilton_clip), loop=True, max_fps=5)
+    assert (runner.running[clip.id].loop, runner.running[clip.id].max_fps) == (True, 5)
+
+    paused = cameras.change(ACTOR, door.id, CameraChange(enabled=False), "maintenance")
+    assert not paused.enabled and door.id not in runner.running
+    cameras.change(ACTOR, door.id, CameraChange(enabled=True, name="porch"), "back")
+    assert runner.running[door.id].name == "porch"
+    cameras.remove(ACTOR, clip.id, "not needed")
+    assert clip.id not in runner.running and [c.name for c in cameras.all()] == ["porch"]
+
+    rows = [(a.action, a.reason) for a in audit_rows(db)]
+    assert rows == [
+        ("camera.add", "new camera"), ("camera.add", ""), ("camera.pause", "maintenance"),
+        ("camera.resume", "back"), ("camera.remove", "not needed"),
+    ]  # fmt: skip
+    assert "s3cret" not in "".join(a.details for a in audit_rows(db))
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://10.0.0.1/cam", "unsupported URL scheme 'ftp'"),
+        ("file:///etc/passwd", "unsupported URL scheme 'file'"),
+        ("clips/door.mp4", "absolute path"),
+        ("/no/such/clip.mp4", "no such video file"),
+        ("  ", "empty camera URL"),
+    ],
+)
+def test_bad_urls_are_refused_with_the_reason(cameras: CameraService, url: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        cameras.add(ACTOR, "cam", url)
+    assert cameras.all() == []
+
+
+def test_names_are_unique_and_checked(cameras: CameraService) -> None:
+    cameras.add(ACTOR, "door", "rtsp://10.0.0.5/a")
+    with pytest.raises(BadInput, match="already exists"):
+        cameras.add(ACTOR, "door", "rtsp://10.0.0.6/b")
+    with pytest.raises(BadInput, match="letters, digits"):
+        cameras.add(ACTOR, "../etc", "rtsp://10.0.0.6/b")
+    with pytest.raises(NotFound):
+        cameras.change(ACTOR, 999, CameraChange(enabled=False))
+
+
+def test_the_config_file_declares_cameras_and_a_dropped_one_is_paused(
+    cameras: CameraService, runner: Runner, db: Database
+) -> None:
+    cameras.sync_config(
+        [CameraConfig(name="gate", url="rtsp://10.0.0.7/s"), CameraConfig(name="dock", url="webcam:0")]
+    )
+    assert cameras.start_all() == 2
+    assert {s.name for s in runner.running.values()} == {"gate", "dock"}
+    moved = CameraConfig(name="gate", url="rtsp://10.0.0.8/s", max_fps=4)
+    cameras.sync_config([moved])
+    by_name = {c.name: c for c in cameras.all()}
+    assert by_name["gate"].url == "rtsp://10.0.0.8/s" and by_name["gate"].from_config
+    assert not by_name["dock"].enabled and not by_name["dock"].from_config, "paused, its events kept"
+    cameras.sync_config(
+        [CameraConfig(name="gate", url="rtsp://10.0.0.8/s", max_fps=4)]
+    )  # no change: no audit
+    actions = [a.action for a in audit_rows(db)]
+    assert actions == ["camera.config", "camera.config", "camera.pause", "camera.config"]
