@@ -117,11 +117,12 @@ class CameraService:
         now = datetime.now(UTC)
         declared = {c.name for c in cameras}
         with self._db.write() as s:
-            for row in s.scalars(select(Camera).where(Camera.from_config, Camera.name.not_in(declared))):
-                row.from_config, row.enabled = False, False
+            dropped = s.scalars(select(Camera).where(Camera.from_config, Camera.name.not_in(declared))).all()
+            for gone in dropped:
+                gone.from_config, gone.enabled = False, False
                 audit.append(
-                    s, "vigil", "camera.pause", f"camera:{row.id}", reason="no longer in the config file",
-                    details={"name": row.name},
+                    s, "vigil", "camera.pause", f"camera:{gone.id}", reason="no longer in the config file",
+                    details={"name": gone.name},
                 )  # fmt: skip
             for cfg in cameras:
                 url = check_camera_url(cfg.url)
@@ -129,12 +130,9 @@ class CameraService:
                 if row is None:
                     row = Camera(name=cfg.name, url=url, created_at=now, virtual=False)
                     s.add(row)
-                elif (row.url, row.loop, row.max_fps, row.enabled) == (
-                    url,
-                    cfg.loop,
-                    cfg.max_fps,
-                    cfg.enabled,
-                ):
+                elif (row.url, row.loop, row.max_fps, row.enabled, row.from_config) == (
+                    url, cfg.loop, cfg.max_fps, cfg.enabled, True,
+                ):  # fmt: skip
                     continue
                 row.url, row.loop, row.max_fps, row.enabled, row.from_config = (
                     url, cfg.loop, cfg.max_fps, cfg.enabled, True,
