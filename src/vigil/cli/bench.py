@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.app import Engine, build_engine
+from vigil.cli.bench_live import live
 from vigil.cli.bench_store import store
 from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
 from vigil.errors import VigilError
@@ -283,3 +284,4 @@ def pipeline(
 
 
 bench_app.command("store")(store)
+bench_app.command("live")(live)
