@@ -175,7 +175,9 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     if cfg.alerts.mqtt is not None:
         sinks.append(MqttSink(cfg.alerts.mqtt, timeout))
     router = AlertRouter(cfg.alerts, cfg.match, outbox, [s.name for s in sinks], links.event_image)
-    supervisor = CameraSupervisor(cfg, workers or cfg.live.workers or os.cpu_count() or 1, camera_worker_main)
+    n_workers = workers or cfg.live.workers or os.cpu_count() or 1
+    cfg = cfg.model_copy(update={"live": cfg.live.model_copy(update={"workers": n_workers})})
+    supervisor = CameraSupervisor(cfg, n_workers, camera_worker_main)
     dispatcher = Dispatcher(outbox, sinks, cfg.alerts.delivery)
     hub = AlertHub()
     cameras = CameraService(store.db, supervisor)
@@ -197,6 +199,10 @@ def camera_worker_main(
         level=logging.INFO, format=f"%(asctime)s worker-{worker_id} %(levelname)s %(name)s: %(message)s"
     )
     engine = build_engine(config)
+    # Cameras run in parallel across worker processes; OpenCV's own threads would only compete with
+    # the other workers for the same cores (each worker gets its share of them).
+    cores = os.cpu_count() or 1
+    cv2.setNumThreads(max(1, cores // (config.live.workers or cores)))
     store = open_store(config, create=False)
     CameraWorker(worker_id, config, pipelines=engine, db=store.db, control=control, out=out).run()
 

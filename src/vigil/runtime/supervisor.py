@@ -80,7 +80,8 @@ class CameraSupervisor:
         self._counters: dict[int, CameraCounters] = {}
         self._rates: dict[int, CameraRates] = {}
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
+        self._stopping = threading.Event()  # no more restarts
+        self._closed = threading.Event()  # workers gone: stop reading reports
         self._threads: list[threading.Thread] = []
         self.restarts = 0
 
@@ -111,17 +112,24 @@ class CameraSupervisor:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop every worker (their last events are still recorded), then the supervisor's threads.
+
+        Reports are read until the workers have exited: a worker whose last messages are not read
+        cannot exit (its queue's pipe stays full).
+        """
         self._stopping.set()
         with self._lock:
             workers = list(self._workers.values())
         for w in workers:
             w.control.put(Shutdown())
+        deadline = time.monotonic() + timeout
         for w in workers:
-            w.process.join(timeout)
+            w.process.join(max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():
                 log.warning("worker %d did not stop in %.0f s: terminated", w.worker_id, timeout)
                 w.process.terminate()
                 w.process.join(2.0)
+        self._closed.set()
         for thread in self._threads:
             thread.join(2.0)
 
@@ -179,7 +187,7 @@ class CameraSupervisor:
         return worker
 
     def _read_reports(self) -> None:
-        while not self._stopping.is_set():
+        while not self._closed.is_set():
             try:
                 report = self._out.get(timeout=0.2)
             except queue.Empty:

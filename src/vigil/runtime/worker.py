@@ -138,6 +138,7 @@ class CameraWorker:
         finally:
             for cam in self._cameras.values():
                 cam.reader.stop(timeout=2.0)
+                self._send(cam, cam.pipeline.finish())  # the tracks end with the service
             self._out.put(self._stats())
 
     # --- control -----------------------------------------------------------------------------------
