@@ -13,28 +13,24 @@ from vigil.cli.bench_live import (
     console,
     parse_cameras,
     parse_resolutions,
-    plot_bench_live,
     report_resolution,
     report_summary,
     stage_ms_per_frame,
 )
 from vigil.config import VigilConfig
-from vigil.evaluate.bench_live import (
-    LiveBenchResult,
-    LiveBenchSettings,
-    LiveBenchSetup,
-    ResolutionResult,
-    bench_resolution,
+from vigil.evaluate.bench_live import LiveBenchSetup, bench_resolution, make_template
+from vigil.evaluate.bench_live_results import LiveBenchResult, LiveBenchSettings, ResolutionResult
+from vigil.evaluate.capacity_search import (
     capacity,
     failures,
     ladder,
-    make_template,
     next_cameras,
     percentile,
     stage_deltas,
 )
 from vigil.evaluate.clips import prepare_clip
 from vigil.evaluate.machine import load_average, machine_info
+from vigil.evaluate.plots import plot_bench_live
 from vigil.ingest.status import CameraState, CameraStatus
 from vigil.runtime.messages import CameraCounters
 

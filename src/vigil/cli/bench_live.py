@@ -12,13 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import platformdirs
 import typer
-from matplotlib import ticker
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,19 +23,21 @@ from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
 from vigil.errors import VigilError
 from vigil.evaluate.bench_live import (
     DEFAULT_RESOLUTIONS,
+    LiveBenchSetup,
+    ProgressFn,
+    bench_resolution,
+    make_template,
+)
+from vigil.evaluate.bench_live_results import (
     LiveBenchResult,
     LiveBenchSettings,
-    LiveBenchSetup,
     PointResult,
-    ProgressFn,
     ResolutionResult,
-    bench_resolution,
-    ladder,
-    make_template,
-    percentile,
 )
+from vigil.evaluate.capacity_search import ladder, percentile
 from vigil.evaluate.clips import prepare_clip
 from vigil.evaluate.machine import load_average, machine_info
+from vigil.evaluate.plots import plot_bench_live
 from vigil.samples import SAMPLE_CLIP, data_dir
 
 console = Console(width=None if sys.stdout.isatty() else 170, highlight=False)
@@ -295,69 +292,3 @@ def report_summary(result: LiveBenchResult) -> None:
     load = "load average (1, 5, 15 min) before {:.2f} {:.2f} {:.2f}, after {:.2f} {:.2f} {:.2f}"
     console.print(load.format(*result.load_before, *result.load_after))
     console.print(f"command: {result.command}", markup=False)
-
-
-# --- plot -----------------------------------------------------------------------------------------------
-
-
-def plot_bench_live(result: LiveBenchResult, out: Path) -> None:
-    """Against N, per resolution: the slowest camera's processed frames/s, p99 alert latency, and CPU.
-
-    Filled markers passed, hollow ones failed; dotted lines are the targets.
-    """
-    s = result.settings
-    fig, (fps_ax, lat_ax, cpu_ax) = plt.subplots(1, 3, figsize=(13, 4.3), dpi=120)
-    for i, r in enumerate(result.resolutions):
-        colour = f"C{i}"
-        points = r.by_cameras()
-        n = [p.cameras for p in points]
-        label = f"{r.label} (largest passing N = {r.capacity}" + (
-            f", target {r.target})" if r.target else ")"
-        )
-        fps_ax.plot(n, [p.min_fps for p in points], "-", color=colour, label=label)
-        lat_ax.plot(n, [p.latency(99) or float("nan") for p in points], "-", color=colour)
-        cpu_ax.plot(n, [p.usage.tree_cpu_pct for p in points], "o-", color=colour, label=f"{r.label}: Vigil")
-        machine = [p.usage.system_cpu_pct for p in points]
-        cpu_ax.plot(n, machine, ":", color=colour, label=f"{r.label}: whole machine (everyone)")
-        cpu_ax.plot(
-            n,
-            [p.usage.rtsp_cpu_pct for p in points],
-            "s--",
-            color=colour,
-            label=f"{r.label}: RTSP server",
-            markersize=4,
-        )
-        for p in points:
-            face = colour if p.passed else "white"
-            fps_ax.plot([p.cameras], [p.min_fps], "o", color=colour, markerfacecolor=face)
-            if p.latency(99) is not None:
-                lat_ax.plot([p.cameras], [p.latency(99)], "o", color=colour, markerfacecolor=face)
-        if r.target is not None:
-            for ax in (fps_ax, lat_ax):
-                ax.axvline(r.target, ls=":", color=colour, lw=1)
-    fps_ax.axhline(s.min_fps, ls=":", color="C3", label=f"≥ {s.min_fps:g} frames/s needed")
-    fps_ax.set_ylabel("slowest camera, processed frames/s")
-    fps_ax.set_ylim(0, s.max_fps * 1.15)
-    lat_ax.axhline(s.max_p99_s, ls=":", color="C3", label=f"≤ {s.max_p99_s:g} s needed")
-    lat_ax.set_ylabel("alert latency p99, s (frame → WebSocket)")
-    lat_ax.set_ylim(
-        0,
-        max([s.max_p99_s * 1.5] + [p.latency(99) or 0.0 for r in result.resolutions for p in r.points]) * 1.1,
-    )
-    cpu_ax.set_ylabel(f"CPU, % of the machine ({result.machine.cores} cores)")
-    cpu_ax.set_ylim(0, 105)
-    for ax, title in ((fps_ax, "processing rate"), (lat_ax, "alert latency"), (cpu_ax, "CPU in the window")):
-        ax.set_xlabel("cameras (N)")
-        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-        ax.set_title(title, fontsize=9)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7, frameon=False)
-    fig.suptitle(
-        f"vigil bench live: RTSP cameras at real-time rate ({result.machine.cpu}, "
-        f"{result.machine.cores} cores; dotted verticals: targets; hollow markers: failed)",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)

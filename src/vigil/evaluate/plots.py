@@ -1,4 +1,5 @@
-"""Plots people would rather see than read: ROC curves, latency distributions, speed comparisons."""
+"""Plots people would rather see than read: ROC curves, latency distributions, speed comparisons,
+capacity against camera count."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import ticker
 
+from vigil.evaluate.bench_live_results import LiveBenchResult
 from vigil.evaluate.bench_pipeline import BenchResult
 from vigil.evaluate.bench_store import TARGET_P99_MS, TARGET_STARTUP_S, StoreBenchResult
 from vigil.evaluate.protocol import Roc
@@ -139,6 +141,69 @@ def plot_bench_store(result: StoreBenchResult, out: Path) -> None:
     right.legend(fontsize=7.5, frameon=False, loc="upper left")
     right.grid(True, axis="y", alpha=0.3)
     fig.suptitle(f"vigil bench store ({result.machine.cpu}, {result.machine.cores} cores)", fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def plot_bench_live(result: LiveBenchResult, out: Path) -> None:
+    """Against N, per resolution: the slowest camera's processed frames/s, p99 alert latency, and CPU.
+
+    Filled markers passed, hollow ones failed; dotted lines are the targets.
+    """
+    s = result.settings
+    fig, (fps_ax, lat_ax, cpu_ax) = plt.subplots(1, 3, figsize=(13, 4.3), dpi=120)
+    for i, r in enumerate(result.resolutions):
+        colour = f"C{i}"
+        points = r.by_cameras()
+        n = [p.cameras for p in points]
+        label = f"{r.label} (largest passing N = {r.capacity}" + (
+            f", target {r.target})" if r.target else ")"
+        )
+        fps_ax.plot(n, [p.min_fps for p in points], "-", color=colour, label=label)
+        lat_ax.plot(n, [p.latency(99) or float("nan") for p in points], "-", color=colour)
+        cpu_ax.plot(n, [p.usage.tree_cpu_pct for p in points], "o-", color=colour, label=f"{r.label}: Vigil")
+        machine = [p.usage.system_cpu_pct for p in points]
+        cpu_ax.plot(n, machine, ":", color=colour, label=f"{r.label}: whole machine (everyone)")
+        cpu_ax.plot(
+            n,
+            [p.usage.rtsp_cpu_pct for p in points],
+            "s--",
+            color=colour,
+            label=f"{r.label}: RTSP server",
+            markersize=4,
+        )
+        for p in points:
+            face = colour if p.passed else "white"
+            fps_ax.plot([p.cameras], [p.min_fps], "o", color=colour, markerfacecolor=face)
+            if p.latency(99) is not None:
+                lat_ax.plot([p.cameras], [p.latency(99)], "o", color=colour, markerfacecolor=face)
+        if r.target is not None:
+            for ax in (fps_ax, lat_ax):
+                ax.axvline(r.target, ls=":", color=colour, lw=1)
+    fps_ax.axhline(s.min_fps, ls=":", color="C3", label=f"≥ {s.min_fps:g} frames/s needed")
+    fps_ax.set_ylabel("slowest camera, processed frames/s")
+    fps_ax.set_ylim(0, s.max_fps * 1.15)
+    lat_ax.axhline(s.max_p99_s, ls=":", color="C3", label=f"≤ {s.max_p99_s:g} s needed")
+    lat_ax.set_ylabel("alert latency p99, s (frame → WebSocket)")
+    lat_ax.set_ylim(
+        0,
+        max([s.max_p99_s * 1.5] + [p.latency(99) or 0.0 for r in result.resolutions for p in r.points]) * 1.1,
+    )
+    cpu_ax.set_ylabel(f"CPU, % of the machine ({result.machine.cores} cores)")
+    cpu_ax.set_ylim(0, 105)
+    for ax, title in ((fps_ax, "processing rate"), (lat_ax, "alert latency"), (cpu_ax, "CPU in the window")):
+        ax.set_xlabel("cameras (N)")
+        ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        ax.set_title(title, fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(
+        f"vigil bench live: RTSP cameras at real-time rate ({result.machine.cpu}, "
+        f"{result.machine.cores} cores; dotted verticals: targets; hollow markers: failed)",
+        fontsize=9,
+    )
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
