@@ -70,6 +70,7 @@ class CameraCounters:
     frames_processed: int
     faces_detected: int
     stage_seconds: dict[str, float]
+    frame_errors: int = 0  # frames the engine failed on (logged with the traceback, then skipped)
 
 
 @dataclass(frozen=True, slots=True)

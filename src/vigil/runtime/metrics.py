@@ -55,6 +55,7 @@ class LiveCollector(Collector):
             "skipped": counter("frames_skipped", "Frames skipped by the max_fps limit."),
             "faces": counter("faces_detected", "Faces detected."),
             "reconnects": counter("reconnects", "Reconnects of the source."),
+            "errors": counter("frame_errors", "Frames the engine failed on (logged, skipped)."),
         }
         fps_in = GaugeMetricFamily("vigil_camera_fps_in", "Frames decoded per second.", labels=["camera"])
         fps_done = GaugeMetricFamily(
@@ -73,6 +74,7 @@ class LiveCollector(Collector):
             per_camera["skipped"].add_metric([cam], st.frames_skipped)
             per_camera["faces"].add_metric([cam], c.faces_detected)
             per_camera["reconnects"].add_metric([cam], st.reconnects)
+            per_camera["errors"].add_metric([cam], c.frame_errors)
             fps_in.add_metric([cam], st.fps_in)
             rate = rates.get(cid)
             fps_done.add_metric([cam], rate.processed_fps if rate else 0.0)

@@ -53,6 +53,7 @@ class _Camera:
     pipeline: SourcePipeline
     run: str
     faces: int = 0
+    errors: int = 0
     last_t_ms: int = 0
     last_at: float = 0.0
 
@@ -126,9 +127,7 @@ class CameraWorker:
                     log.warning("worker %d: the service is gone (killed?): stopping", self._id)
                     break
                 self._drain_control()
-                threshold = self._gallery.threshold
-                if self._gallery.poll() and self._gallery.threshold != threshold:
-                    self._rebuild_pipelines()
+                self._follow_gallery()
                 if not self._process_one():
                     self._wake.wait(0.05)
                     self._wake.clear()
@@ -175,6 +174,16 @@ class CameraWorker:
         reader.start()
         log.info("worker %d: camera %s started", self._id, spec.name)
 
+    def _follow_gallery(self) -> None:
+        threshold = self._gallery.threshold
+        try:
+            changed = self._gallery.poll()
+        except Exception:  # e.g. the database briefly unavailable: keep the gallery we have
+            log.exception("worker %d: could not check the gallery for changes", self._id)
+            return
+        if changed and self._gallery.threshold != threshold:
+            self._rebuild_pipelines()
+
     def _pipeline(self, spec: CameraSpec) -> SourcePipeline:
         match = self._config.match.model_copy(update={"threshold": self._gallery.threshold})
         return self._pipelines.pipeline(spec.name, self._gallery.identities, match)
@@ -206,7 +215,12 @@ class CameraWorker:
             if frame is None:
                 continue
             self._next = (self._next + i + 1) % n
-            result = cam.pipeline.process(frame)
+            try:
+                result = cam.pipeline.process(frame)
+            except Exception:  # one bad frame must not take the worker and its other cameras down
+                cam.errors += 1
+                log.exception("camera %s: frame %d could not be processed", cam.spec.name, frame.index)
+                return True
             cam.faces += int(result.step.observed.sum())
             cam.last_t_ms, cam.last_at = frame.t_ms, frame.captured_at
             self._send(cam, result.events)
@@ -225,6 +239,7 @@ class CameraWorker:
                 frames_processed=cam.pipeline.times.frames,
                 faces_detected=cam.faces,
                 stage_seconds=dict(cam.pipeline.times.seconds),
+                frame_errors=cam.errors,
             )
             for cid, cam in self._cameras.items()
         }
