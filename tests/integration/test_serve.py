@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.rtsp import MOUNT
@@ -27,6 +28,14 @@ from vigil.store.tables import Review, Severity
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
 MIRANDA = "Lin-Manuel Miranda"
+
+
+def alive(process: psutil.Process) -> bool:
+    """Running and not a zombie (an exited orphan stays a zombie where PID 1 does not reap)."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _settings(tmp_path: Path, model_dir: Path, **alerts: Any) -> dict[str, Any]:
@@ -182,7 +191,7 @@ def test_an_alert_pending_when_vigil_is_killed_is_delivered_after_it_restarts(
         workers = vigil.kill()  # SIGKILL: no chance to deliver or to tidy up
     assert not any(i == key for i, _ in flaky_receiver.accepted)
     assert workers, "the service ran camera worker processes"
-    wait_until(lambda: not any(w.is_running() for w in workers), 15, "orphaned camera workers to exit")
+    wait_until(lambda: not any(alive(w) for w in workers), 15, "orphaned camera workers to exit")
 
     flaky_receiver.fail_ratio = 0.0
     again = VigilServer(tmp_path / "serve", settings, port=vigil.port)

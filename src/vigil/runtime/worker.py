@@ -121,10 +121,12 @@ class CameraWorker:
         self._out.put(WorkerReady(self._id, os.getpid()))
         next_stats = time.monotonic()
         parent = mp.parent_process()
+        orphaned = False
         try:
             while self._running:
                 if parent is not None and not parent.is_alive():
                     log.warning("worker %d: the service is gone (killed?): stopping", self._id)
+                    orphaned = True
                     break
                 self._drain_control()
                 self._follow_gallery()
@@ -137,8 +139,14 @@ class CameraWorker:
         finally:
             for cam in self._cameras.values():
                 cam.reader.stop(timeout=2.0)
-                self._send(cam, cam.pipeline.finish())  # the tracks end with the service
-            self._out.put(self._stats())
+            if orphaned:
+                # Nobody reads the reports any more: exit without waiting to flush them (the queue's
+                # pipe may be full, and its read end is still open in the other workers).
+                self._out.cancel_join_thread()
+            else:
+                for cam in self._cameras.values():
+                    self._send(cam, cam.pipeline.finish())  # the tracks end with the service
+                self._out.put(self._stats())
 
     # --- control -----------------------------------------------------------------------------------
 
