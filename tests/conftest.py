@@ -13,8 +13,10 @@ from tests.helpers import jpeg_with_size, write_png_bomb
 from tests.pg import NOT_FOUND, ThrowawayPostgres, find_postgres_bin, unavailable
 from tests.services import MOSQUITTO, MOSQUITTO_MISSING, WEBHOOK_SECRET, FlakyReceiver, Mosquitto
 from tests.services import unavailable as services_unavailable
+from tests.store_kit import open_db
 from vigil.app import Engine, build_engine
 from vigil.config import VigilConfig
+from vigil.store.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
 LFW_PERSON = "George_W_Bush"
@@ -126,6 +128,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex}"
     yield server.new_database(name)
     server.drop_database(name)
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """A migrated, empty store on ``db_url`` (both engines), disposed of after the test."""
+    database = open_db(db_url)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

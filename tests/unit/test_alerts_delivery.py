@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,7 +34,6 @@ from tests.services import (
     free_port,
     wait_until,
 )
-from tests.store_kit import open_db
 from vigil.alerts import DeliveryFailed, Dispatcher, MqttSink, Outbox, Pending, WebhookSink, sign, verify
 from vigil.config.schema import DeliveryConfig, MqttConfig, WebhookConfig
 from vigil.errors import BadInput, ConfigError
@@ -69,13 +67,6 @@ class Clock:
     def advance(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_db(db_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

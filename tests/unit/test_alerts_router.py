@@ -4,7 +4,6 @@ cool-down, outbox rows written with the alert, and reviews (two-person confirmat
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from tests.store_kit import ACTOR, audit_rows, open_db
+from tests.store_kit import ACTOR, audit_rows
 from vigil.alerts.outbox import Outbox
 from vigil.alerts.router import AlertRouter
 from vigil.config import AlertsConfig, MatchConfig, WebhookConfig
@@ -85,13 +84,6 @@ def _put_on(kit: Kit, name: str, settings: ListSettings, expires: datetime | Non
             )
         )
     return info.id
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_db(db_url)
-    yield database
-    database.dispose()
 
 
 def _shot(track_id: int, frame_index: int, at: float) -> FaceShot:

@@ -3,12 +3,11 @@ each change audited; URLs checked and shown without credentials; the runner told
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.store_kit import ACTOR, audit_rows, open_db
+from tests.store_kit import ACTOR, audit_rows
 from vigil.config import CameraConfig
 from vigil.errors import BadInput, NotFound
 from vigil.runtime.messages import CameraSpec
@@ -27,13 +26,6 @@ class Runner:
 
     def remove(self, camera_id: int) -> None:
         self.running.pop(camera_id, None)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_db(db_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

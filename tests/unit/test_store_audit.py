@@ -5,7 +5,6 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,13 +17,6 @@ from tests.store_kit import audit_rows, drop_audit_guard, open_db
 from vigil.store import audit
 from vigil.store.db import Database
 from vigil.store.tables import AuditEntry, Watchlist
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_db(db_url)
-    yield database
-    database.dispose()
 
 
 def _append(db: Database, n: int, actor: str = "test:alice") -> None:

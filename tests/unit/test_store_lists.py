@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from tests.store_kit import ACTOR, audit_rows, counts, open_db
+from tests.store_kit import ACTOR, audit_rows, counts
 from vigil.errors import BadInput, NotFound
 from vigil.services.lists import ListService, ListSettings
 from vigil.services.people import PeopleService
@@ -16,13 +15,6 @@ from vigil.store import audit
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.tables import Person, Review, Severity, WatchlistEntry
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_db(db_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from tests.auth_kit import ALICE_PASSWORD, BOB_PASSWORD, Clock, audit_actions, open_db
+from tests.auth_kit import ALICE_PASSWORD, BOB_PASSWORD, Clock, audit_actions
 from vigil.errors import BadInput, NotFound, Unauthorized
 from vigil.services.credentials import (
     LoginThrottle,
@@ -27,13 +26,6 @@ from vigil.store.db import Database
 from vigil.store.tables import ApiToken, AuditEntry, Base, Role, TokenKind, User
 
 ACTOR = "test:root"
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = open_db(db_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture
