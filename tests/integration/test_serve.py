@@ -210,3 +210,12 @@ def test_serve_refuses_a_bad_camera_in_its_config_with_a_clear_error(tmp_path: P
         server.start(timeout_s=60)
     assert "unsupported URL scheme 'ftp'" in str(failed.value)
     assert "Traceback" not in str(failed.value)
+
+
+def test_an_alert_socket_client_that_leaves_is_let_go_at_once(tmp_path: Path, model_dir: Path) -> None:
+    """Regression: a closed socket stayed subscribed (and counted) until the next alert was sent to it."""
+    with VigilServer(tmp_path / "serve", _settings(tmp_path, model_dir)) as vigil:
+        api = vigil.client()
+        with vigil.alerts_socket():
+            assert "vigil_websocket_clients 1.0" in api.get("/metrics").text
+        wait_until(lambda: "vigil_websocket_clients 0.0" in api.get("/metrics").text, 10, "the client let go")

@@ -35,15 +35,28 @@ async def alerts_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     sub = hub.subscribe()
     log.info("alert socket opened by %s", principal.username)
+    # Reading at the same time notices a client that went away at once, not at the next alert.
+    gone = asyncio.ensure_future(_until_closed(websocket))
     try:
         await websocket.send_json({"type": "hello", "user": principal.username})
-        while True:
-            message = await sub.queue.get()
-            await websocket.send_json(message)
+        while not gone.done():
+            next_message = asyncio.ensure_future(sub.queue.get())
+            await asyncio.wait({next_message, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_message.done():
+                next_message.cancel()
+                break
+            await websocket.send_json(next_message.result())
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        gone.cancel()
         hub.unsubscribe(sub)
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Returns when the client closes (what it sends otherwise is ignored: the channel is one-way)."""
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
 
 
 @router.get("/metrics", tags=["ops"], response_class=Response)
