@@ -11,7 +11,6 @@ delivery, so an alert and its deliveries are committed (or lost) together.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -195,7 +194,3 @@ class AlertRouter:
 def _slug(name: str) -> str:
     out = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.lower())
     return out.strip("_") or "camera"
-
-
-def dumps(payload: dict[str, Any]) -> str:
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True)

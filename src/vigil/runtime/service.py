@@ -101,7 +101,7 @@ class LiveService:
         self.dispatcher.wake()
 
     def _announce(self, alert: Alert) -> None:
-        self.hub.publish({"type": "alert", **_strip_type(alert.payload())})
+        self.hub.publish(alert.payload())
         latency = time.time() - alert.seen_at.timestamp()
         self.counters.alerts += 1
         self._latency.observe(latency)
@@ -114,13 +114,9 @@ class LiveService:
 def alert_message(view: AlertView, kind: str) -> dict[str, object]:
     """The WebSocket message for an alert and its review state."""
     return {
+        **view.alert.payload(),
         "type": kind,
-        **_strip_type(view.alert.payload()),
         "confirmations": view.confirmations,
         "confirmations_needed": view.confirmations_needed,
         "awaiting_second_confirmation": view.awaiting_second_confirmation,
     }
-
-
-def _strip_type(payload: dict[str, object]) -> dict[str, object]:
-    return {k: v for k, v in payload.items() if k != "type"}
