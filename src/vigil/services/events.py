@@ -49,7 +49,12 @@ class EventRecorder:
         alerts: list[Alert] = []
         now = datetime.now(UTC)
         # Files first (content-addressed; an orphan from a crash here is swept later), rows after.
-        crops = {id(e.best_shot): self._store_crop(e.best_shot) for e in batch.events if e.best_shot}
+        # Only shots not stored yet: an END (or an unchanged UPDATE) repeats the track's best shot.
+        crops = {
+            id(e.best_shot): self._store_crop(e.best_shot)
+            for e in batch.events
+            if e.best_shot is not None and self._is_new_shot(batch, e.track_id, e.best_shot)
+        }
         with self._db.write() as s:
             for ev in batch.events:
                 key = _TrackKey(batch.camera_id, batch.run, ev.track_id)
@@ -77,7 +82,7 @@ class EventRecorder:
                         EventShot(
                             event_id=event_id,
                             t_at=_wall(shot),
-                            crop_path=crops[id(shot)],
+                            crop_path=crops.get(id(shot)) or self._store_crop(shot),
                             quality=shot.quality.total,
                         )
                     )
@@ -102,6 +107,10 @@ class EventRecorder:
             event.id, batch.camera_id, int(d.identity), d.score, d.margin, _wall(ev.best_shot)
         )
         return self._router.consider(session, sighting, now)
+
+    def _is_new_shot(self, batch: CameraEvents, track_id: int, shot: FaceShot) -> bool:
+        event_id = self._open.get(_TrackKey(batch.camera_id, batch.run, track_id))
+        return event_id is None or self._shot_of.get(event_id) != shot.frame_index
 
     def _store_crop(self, shot: FaceShot) -> str:
         params = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY]
