@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Counter
 
 from vigil.alerts.dispatch import Dispatcher
 from vigil.alerts.hub import AlertHub
@@ -25,15 +24,6 @@ from vigil.services.events import EventRecorder
 from vigil.services.links import MediaLinks
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class LiveCounters:
-    """Service-level counts (per-camera counts come from the workers)."""
-
-    alerts: int = 0
-    record_errors: int = 0
-    camera_errors: dict[int, str] = field(default_factory=dict)
 
 
 class LiveService:
@@ -57,12 +47,17 @@ class LiveService:
         self.hub = hub
         self.cameras = cameras
         self.alerts = alerts
-        self.counters = LiveCounters()
+        self.camera_errors: dict[int, str] = {}  # cameras a worker could not start, and why
         self.registry = registry
         self.links = links
         supervisor.attach(self.on_events, self.on_failed)
         alerts.on_change(self.on_alert_change)
         self._latency = alert_latency(registry)
+        self._record_errors = Counter(
+            "vigil_event_record_errors",
+            "Camera reports that could not be recorded (logged).",
+            registry=registry,
+        )
         self.started_at = 0.0
 
     def start(self, ready_timeout_s: float = 120.0) -> None:
@@ -85,7 +80,7 @@ class LiveService:
         try:
             raised = self.recorder.record(batch)
         except Exception:
-            self.counters.record_errors += 1
+            self._record_errors.inc()
             log.exception("recording events of camera %d failed", batch.camera_id)
             return
         for alert in raised:
@@ -94,7 +89,7 @@ class LiveService:
             self.dispatcher.wake()
 
     def on_failed(self, failure: CameraFailed) -> None:
-        self.counters.camera_errors[failure.camera_id] = failure.error
+        self.camera_errors[failure.camera_id] = failure.error
 
     def on_alert_change(self, view: AlertView) -> None:
         self.hub.publish(alert_message(view, "alert.updated"))
@@ -103,7 +98,6 @@ class LiveService:
     def _announce(self, alert: Alert) -> None:
         self.hub.publish(alert.payload())
         latency = time.time() - alert.seen_at.timestamp()
-        self.counters.alerts += 1
         self._latency.observe(latency)
         log.info(
             "ALERT %s on %s at %s (%.3f, list %s), %.0f ms after the frame", alert.person,

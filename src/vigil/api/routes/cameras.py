@@ -18,7 +18,7 @@ router = APIRouter(prefix="/cameras", tags=["cameras"])
 def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
     counters = live.supervisor.counters().get(camera_id)
     if counters is None:
-        failed = live.counters.camera_errors.get(camera_id)
+        failed = live.camera_errors.get(camera_id)
         if failed is None:
             return None
         return CameraStatusPublic(
