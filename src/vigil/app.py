@@ -40,12 +40,14 @@ from vigil.runtime.supervisor import CameraSupervisor
 from vigil.runtime.worker import CameraWorker
 from vigil.services.alerts import AlertService
 from vigil.services.cameras import CameraService
-from vigil.services.enrol import EnrolmentService
+from vigil.services.enrol import EnrolmentDesk, EnrolmentService
 from vigil.services.events import EventRecorder
-from vigil.services.gallery import load_gallery
+from vigil.services.gallery import gallery_fingerprint, load_gallery
+from vigil.services.history import EventHistory
 from vigil.services.links import MediaLinks, load_or_create_key
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
+from vigil.services.scopes import AlertScopes
 from vigil.services.users import Bootstrap, UserService
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
@@ -216,11 +218,27 @@ class Server:
     bootstrap: Bootstrap | None
 
 
+def build_api_state(config: VigilConfig, store: Store, users: UserService, live: LiveService) -> ApiState:
+    """The services the API routes use. Enrolment loads the face models at its first use, in this process
+    (the camera workers have their own)."""
+    engine: Engine | None = None
+
+    def enrolment() -> EnrolmentService:
+        nonlocal engine
+        engine = engine or build_engine(config)
+        return store.enrolment(engine)
+
+    return ApiState(
+        config=config, db=store.db, media=store.media, users=users, live=live, lists=store.lists,
+        people=store.people, enrolment=EnrolmentDesk(enrolment, lambda: gallery_fingerprint(store.db)),
+        history=EventHistory(store.db), scopes=AlertScopes(store.db),
+    )  # fmt: skip
+
+
 def build_server(config: VigilConfig, workers: int | None = None) -> Server:
     """The store, users (the first start creates the administrator), the live service and the API."""
     store = open_store(config)
     users = UserService(store.db, config.server.session_hours)
     bootstrap = users.bootstrap_admin()
     live = build_live(config, store, workers)
-    state = ApiState(config=config, db=store.db, users=users, media=store.media, live=live)
-    return Server(create_app(state), live, bootstrap)
+    return Server(create_app(build_api_state(config, store, users, live)), live, bootstrap)

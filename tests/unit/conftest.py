@@ -1,11 +1,19 @@
-"""Fixtures that build hostile or derived media from the real test data (bombs, re-muxed clips)."""
+"""Fixtures of the unit tests: hostile or derived media from the real test data (bombs, re-muxed clips),
+and the API over a real database."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import pytest
+from fastapi.testclient import TestClient
+
+from tests.api_kit import Api, make_state
+from tests.auth_kit import Clock, open_db
+from vigil.api.app import create_app
+from vigil.services.users import UserService
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +50,17 @@ def mjpeg_avi(hamilton_clip: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         for packet in stream.encode():
             dst.mux(packet)
     return path
+
+
+@pytest.fixture
+def api(db_url: str) -> Iterator[Api]:
+    """The API app over a fresh database (SQLite and PostgreSQL) with its first administrator."""
+    db = open_db(db_url)
+    clock = Clock()
+    users = UserService(db, session_hours=1, clock=clock)
+    first = users.bootstrap_admin()
+    assert first is not None
+    app = create_app(make_state(db, users))
+    with TestClient(app) as client:
+        yield Api(app, client, users, db, clock, first)
+    db.dispose()

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-import tempfile
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,18 +17,17 @@ import fastapi.routing
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, WebSocket
 from fastapi.testclient import TestClient
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocketDisconnect
 
-from tests.auth_kit import ALICE_PASSWORD, BOB_PASSWORD, Clock, audit_actions, open_db
+from tests.api_kit import Api, bearer, make_state
+from tests.auth_kit import ALICE_PASSWORD, BOB_PASSWORD, audit_actions, open_db
 from vigil.api import deps
-from vigil.api.app import create_app
+from vigil.api.app import STATIC_PATH, create_app
 from vigil.api.deps import SESSION_COOKIE, CurrentUser, current_principal, require, websocket_principal
 from vigil.api.errors import INTERNAL
 from vigil.api.routes import users as users_routes
-from vigil.api.state import ApiState
-from vigil.app import Store, build_live
-from vigil.config import StoreConfig, VigilConfig
+from vigil.config import VigilConfig
 from vigil.config.schema import ServerConfig
 from vigil.errors import (
     BadInput,
@@ -43,62 +39,21 @@ from vigil.errors import (
     Unauthorized,
     VigilError,
 )
-from vigil.services.lists import ListService
-from vigil.services.people import PeopleService
-from vigil.services.users import LOGIN_FAILED, Bootstrap, UserService
-from vigil.store.db import Database
-from vigil.store.media import MediaStore
+from vigil.services.users import LOGIN_FAILED, UserService
 from vigil.store.tables import Role
 
-# What answers without a token: the health check, sign-in, the OpenAPI docs, and best-shot images (which
-# need a signed link instead; tests/integration/test_serve.py checks that). Nothing else.
+# What answers without a token: the health check, sign-in and the session probe, the OpenAPI docs,
+# best-shot images (which need a signed link instead; tests/integration/test_serve.py checks that), and the
+# web console's pages and assets (static files, no data: every call they make is authenticated).
 OPEN = {
-    ("GET", "/health"), ("POST", "/auth/login"), ("GET", "/media/events/{event_id}/best.jpg"),
+    ("GET", "/health"), ("POST", "/auth/login"), ("GET", "/auth/session"),
+    ("GET", "/media/events/{event_id}/best.jpg"),
     ("GET", "/docs"), ("HEAD", "/docs"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"),
+    ("GET", "/"), ("GET", "/m"), ("GET", "/sw.js"), ("GET", "/manifest.webmanifest"), ("STATIC", "/static"),
 }  # fmt: skip
+STATIC = "STATIC"
 WS = "WEBSOCKET"
 WS_TIMEOUT_S = 10.0
-
-
-@dataclass
-class Api:
-    app: FastAPI
-    client: TestClient
-    users: UserService
-    db: Database
-    clock: Clock
-    first: Bootstrap
-
-    def user(self, name: str, role: Role) -> str:
-        """A new user with ``role`` and an API token of theirs (returned)."""
-        self.users.create(name, role, "test", ALICE_PASSWORD)
-        return self.users.issue_token(name, "test", "test")[1]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def make_state(db: Database, users: UserService, config: VigilConfig | None = None) -> ApiState:
-    """The API over ``db`` with an unstarted live service (no camera workers run in these tests)."""
-    data = Path(tempfile.mkdtemp(prefix="vigil-api-"))
-    cfg = (config or VigilConfig()).model_copy(update={"store": StoreConfig(data_dir=data)})
-    media = MediaStore(data / "media")
-    store = Store(cfg, db, media, ListService(db), PeopleService(db, media))
-    return ApiState(config=cfg, db=db, media=media, users=users, live=build_live(cfg, store, workers=1))
-
-
-@pytest.fixture
-def api(db_url: str) -> Iterator[Api]:
-    db = open_db(db_url)
-    clock = Clock()
-    users = UserService(db, session_hours=1, clock=clock)
-    first = users.bootstrap_admin()
-    assert first is not None
-    app = create_app(make_state(db, users))
-    with TestClient(app) as client:
-        yield Api(app, client, users, db, clock, first)
-    db.dispose()
 
 
 # --- every route is authenticated ----------------------------------------------------------------------
@@ -115,6 +70,8 @@ def routes_of(app: FastAPI) -> list[tuple[str, str]]:
             found.append((WS, route.path))
         elif isinstance(original, Route | fastapi.routing.APIRoute):
             found.extend((method, route.path) for method in sorted(route.methods or ()))
+        elif isinstance(original, Mount) and original.path == STATIC_PATH:
+            found.append((STATIC, original.path))  # the console's scripts, styles and icons
         else:
             raise AssertionError(f"{route!r} is neither HTTP nor WebSocket: is it open? Say so here")
     return found

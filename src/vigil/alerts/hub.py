@@ -10,17 +10,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
+Accept = Callable[[dict[str, Any]], bool]
+
+
 class Subscription:
-    def __init__(self, maxsize: int) -> None:
+    """One client's queue; ``accept`` (when given) picks the messages it gets, e.g. its lists' alerts."""
+
+    def __init__(self, maxsize: int, accept: Accept | None = None) -> None:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize)
+        self.accept = accept
         self.dropped = 0
 
     def offer(self, message: dict[str, Any]) -> None:
+        if self.accept is not None and not self.accept(message):
+            return
         if self.queue.full():
             self.queue.get_nowait()
             self.dropped += 1
@@ -40,8 +49,8 @@ class AlertHub:
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
 
-    def subscribe(self) -> Subscription:
-        sub = Subscription(self._queue_size)
+    def subscribe(self, accept: Accept | None = None) -> Subscription:
+        sub = Subscription(self._queue_size, accept)
         with self._lock:
             self._subs.add(sub)
         return sub

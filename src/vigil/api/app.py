@@ -1,8 +1,9 @@
 """The app factory: ``create_app(state)`` builds the FastAPI app over a services container.
 
 Secure by default: every router in ``AUTHENTICATED`` is included behind ``current_principal``, so a route
-added there needs a valid token without saying so; only ``PUBLIC`` routes (the health check and sign-in)
-and the OpenAPI docs (``/docs``, ``/openapi.json``) are open.
+added there needs a valid token without saying so; only ``PUBLIC`` routes (the health check, sign-in,
+signed image links, and the web pages, which hold no data), the OpenAPI docs (``/docs``, ``/openapi.json``)
+and the web assets under ``/static`` are open.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from fastapi import APIRouter, Depends, FastAPI
 import vigil
 from vigil.api.deps import current_principal
 from vigil.api.errors import install_error_handlers
-from vigil.api.routes import alerts, auth, cameras, health, live, users
+from vigil.api.routes import alerts, auth, cameras, events, health, live, people, users, watchlists, web
 from vigil.api.state import ApiState
 
-PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media)
+STATIC_PATH = "/static"
+PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media, web.router)
 AUTHENTICATED: tuple[APIRouter, ...] = (
-    auth.router, users.router, cameras.router, alerts.router, live.router,
+    auth.router, users.router, cameras.router, alerts.router, live.router, watchlists.router,
+    people.router, events.router,
 )  # fmt: skip
 
 
@@ -37,4 +40,5 @@ def create_app(state: ApiState) -> FastAPI:
         app.include_router(router)
     for router in AUTHENTICATED:
         app.include_router(router, dependencies=[Depends(current_principal)])
+    app.mount(STATIC_PATH, web.static_files(), name="static")
     return app

@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 from vigil.config import VigilConfig
 from vigil.runtime.service import LiveService
+from vigil.services.enrol import EnrolmentDesk
+from vigil.services.history import EventHistory
+from vigil.services.lists import ListService
+from vigil.services.people import PeopleService
+from vigil.services.scopes import AlertScopes
 from vigil.services.users import UserService
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
@@ -24,3 +29,8 @@ class ApiState:
     media: MediaStore
     users: UserService
     live: LiveService
+    lists: ListService
+    people: PeopleService
+    enrolment: EnrolmentDesk
+    history: EventHistory
+    scopes: AlertScopes

@@ -199,6 +199,12 @@ class LiveConfig(_Strict):
         30.0, gt=0, le=3600, description="Longest wait between reconnects (the wait doubles, with jitter)."
     )
     stats_interval_s: float = Field(1.0, gt=0, le=60, description="How often workers report camera status.")
+    snapshot_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="How often a camera's latest frame is kept for the console (0: never).",
+    )
     gallery_poll_s: float = Field(
         2.0, gt=0, le=3600, description="How often workers look for watchlist changes made elsewhere."
     )

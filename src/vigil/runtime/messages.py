@@ -1,7 +1,8 @@
 """What the service and its camera worker processes tell each other (pickled over multiprocessing queues).
 
 Main → worker: :class:`RunCamera`, :class:`StopCamera`, :class:`Shutdown`.
-Worker → main: :class:`WorkerReady`, :class:`CameraEvents`, :class:`WorkerStats`, :class:`CameraFailed`.
+Worker → main: :class:`WorkerReady`, :class:`CameraEvents`, :class:`WorkerStats`, :class:`CameraSnapshot`,
+:class:`CameraFailed`.
 """
 
 from __future__ import annotations
@@ -81,6 +82,15 @@ class WorkerStats:
 
 
 @dataclass(frozen=True, slots=True)
+class CameraSnapshot:
+    """A camera's latest frame, scaled down and JPEG-encoded, for the console."""
+
+    camera_id: int
+    captured_at: float  # wall clock, Unix seconds
+    jpeg: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class CameraFailed:
     """A camera the worker could not run at all (a bad spec): it stays stopped until changed."""
 
@@ -88,4 +98,4 @@ class CameraFailed:
     error: str
 
 
-Report = WorkerReady | CameraEvents | WorkerStats | CameraFailed
+Report = WorkerReady | CameraEvents | WorkerStats | CameraSnapshot | CameraFailed

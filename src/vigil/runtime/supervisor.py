@@ -22,6 +22,7 @@ from vigil.runtime.messages import (
     CameraCounters,
     CameraEvents,
     CameraFailed,
+    CameraSnapshot,
     CameraSpec,
     Control,
     Report,
@@ -79,6 +80,7 @@ class CameraSupervisor:
         self._specs: dict[int, CameraSpec] = {}
         self._counters: dict[int, CameraCounters] = {}
         self._rates: dict[int, CameraRates] = {}
+        self._snapshots: dict[int, CameraSnapshot] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()  # no more restarts
         self._closed = threading.Event()  # workers gone: stop reading reports
@@ -149,6 +151,7 @@ class CameraSupervisor:
             self._specs.pop(camera_id, None)
             self._counters.pop(camera_id, None)
             self._rates.pop(camera_id, None)
+            self._snapshots.pop(camera_id, None)
             for w in self._workers.values():
                 if camera_id in w.cameras:
                     w.cameras.discard(camera_id)
@@ -162,6 +165,11 @@ class CameraSupervisor:
         """Frames processed and faces detected per second per camera, over the last report interval."""
         with self._lock:
             return {cid: r for cid, r in self._rates.items() if cid in self._specs}
+
+    def snapshot(self, camera_id: int) -> CameraSnapshot | None:
+        """The camera's latest snapshot (None before its first, or once it is stopped)."""
+        with self._lock:
+            return self._snapshots.get(camera_id) if camera_id in self._specs else None
 
     def processed_fps(self) -> dict[int, float]:
         return {cid: r.processed_fps for cid, r in self.rates().items()}
@@ -217,6 +225,10 @@ class CameraSupervisor:
                 if report.worker_id in self._workers:
                     self._workers[report.worker_id].ready = True
             log.info("worker %d ready (pid %d)", report.worker_id, report.pid)
+        elif isinstance(report, CameraSnapshot):
+            with self._lock:
+                if report.camera_id in self._specs:
+                    self._snapshots[report.camera_id] = report
         elif isinstance(report, CameraFailed):
             self._on_failed(report)
 

@@ -21,6 +21,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
+from typing import Any
+
+import cv2
+import numpy as np
 
 from vigil.config import VigilConfig
 from vigil.ingest.live import LiveReader
@@ -29,6 +33,7 @@ from vigil.runtime.messages import (
     CameraCounters,
     CameraEvents,
     CameraFailed,
+    CameraSnapshot,
     CameraSpec,
     Control,
     Report,
@@ -41,9 +46,11 @@ from vigil.runtime.messages import (
 from vigil.runtime.pipeline import SourcePipeline, SourcePipelineFactory
 from vigil.services.gallery import gallery_fingerprint, load_gallery, lowest_threshold
 from vigil.store.db import Database
-from vigil.types import FaceEvent
+from vigil.types import FaceEvent, Image
 
 log = logging.getLogger(__name__)
+
+SNAPSHOT_WIDTH = 640
 
 
 @dataclass
@@ -56,6 +63,7 @@ class _Camera:
     errors: int = 0
     last_t_ms: int = 0
     last_at: float = 0.0
+    last_image: Image | None = None  # of the last processed frame, for the next snapshot
 
 
 class _GallerySync:
@@ -119,7 +127,7 @@ class CameraWorker:
 
     def run(self) -> None:
         self._out.put(WorkerReady(self._id, os.getpid()))
-        next_stats = time.monotonic()
+        next_stats = next_snapshot = time.monotonic()
         parent = mp.parent_process()
         orphaned = False
         try:
@@ -136,6 +144,10 @@ class CameraWorker:
                 if time.monotonic() >= next_stats:
                     next_stats = time.monotonic() + self._config.live.stats_interval_s
                     self._out.put(self._stats())
+                snapshot_s = self._config.live.snapshot_s
+                if snapshot_s > 0 and time.monotonic() >= next_snapshot:
+                    next_snapshot = time.monotonic() + snapshot_s
+                    self._snapshots()
         finally:
             for cam in self._cameras.values():
                 cam.reader.stop(timeout=2.0)
@@ -230,7 +242,7 @@ class CameraWorker:
                 log.exception("camera %s: frame %d could not be processed", cam.spec.name, frame.index)
                 return True
             cam.faces += int(result.step.observed.sum())
-            cam.last_t_ms, cam.last_at = frame.t_ms, frame.captured_at
+            cam.last_t_ms, cam.last_at, cam.last_image = frame.t_ms, frame.captured_at, frame.image
             self._send(cam, result.events)
             return True
         return False
@@ -239,6 +251,21 @@ class CameraWorker:
         if events:
             report = CameraEvents(cam.spec.camera_id, cam.run, cam.last_t_ms, cam.last_at, tuple(events))
             self._out.put(report)
+
+    def _snapshots(self) -> None:
+        """Each camera's last processed frame (if new since the last snapshot), at most 640 px wide."""
+        for cid, cam in self._cameras.items():
+            image, cam.last_image = cam.last_image, None
+            if image is None:
+                continue
+            h, w = image.shape[:2]
+            small: np.ndarray[Any, Any] = image
+            if w > SNAPSHOT_WIDTH:
+                size = (SNAPSHOT_WIDTH, round(h * SNAPSHOT_WIDTH / w))
+                small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 80])
+            if ok:
+                self._out.put(CameraSnapshot(cid, cam.last_at, jpeg.tobytes()))
 
     def _stats(self) -> WorkerStats:
         cameras = {

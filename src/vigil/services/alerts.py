@@ -7,7 +7,7 @@ alert (a false match needs no second opinion to be dismissed); the reviews stay 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -53,8 +53,10 @@ def load_alert(
     session: Session, event: Event, image_url: Callable[[int], str | None], default_threshold: float
 ) -> Alert:
     """The :class:`Alert` of an alerted event row, as the router built it."""
-    if event.alerted_at is None or event.watchlist_id is None or event.person_id is None:
+    if event.alerted_at is None:
         raise NotFound(f"event {event.id} is not an alert")
+    if event.watchlist_id is None or event.person_id is None:
+        raise NotFound(f"alert {event.id} is gone: its person or list was removed since")
     wl = session.get(Watchlist, event.watchlist_id)
     person = session.get(Person, event.person_id)
     camera = session.get(Camera, event.camera_id)
@@ -105,17 +107,26 @@ class AlertService:
         status: EventStatus | None = None,
         camera_id: int | None = None,
         watchlist_id: int | None = None,
+        watchlist_ids: Collection[int] | None = None,
     ) -> list[AlertView]:
-        """Newest first; with ``after_id``, the alerts raised after that one, oldest first (catch-up)."""
+        """Newest first; with ``after_id``, the alerts raised after that one, oldest first (catch-up).
+
+        ``watchlist_ids`` keeps the alerts of those lists only (a user's scope: see ``AlertScopes``).
+        """
         if not 1 <= limit <= 1000:
             raise BadInput("limit", f"{limit} is not between 1 and 1000")
-        q = select(Event).where(Event.alerted_at.is_not(None))
+        # An alert whose person or list was removed since is history (the events keep it), not an alert.
+        q = select(Event).where(
+            Event.alerted_at.is_not(None), Event.person_id.is_not(None), Event.watchlist_id.is_not(None)
+        )
         if status is not None:
             q = q.where(Event.status == status)
         if camera_id is not None:
             q = q.where(Event.camera_id == camera_id)
         if watchlist_id is not None:
             q = q.where(Event.watchlist_id == watchlist_id)
+        if watchlist_ids is not None:
+            q = q.where(Event.watchlist_id.in_(sorted(watchlist_ids)))
         q = (
             q.where(Event.id > after_id).order_by(Event.id)
             if after_id is not None

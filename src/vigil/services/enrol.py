@@ -10,6 +10,7 @@ after it commits is the in-memory gallery updated. The gallery is rebuilt from t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -311,3 +312,28 @@ class EnrolmentService:
             )
         )
         return [ListMembership(list_id, as_utc(expires)) for list_id, expires in rows]
+
+
+class EnrolmentDesk:
+    """Enrolment for a long-running server: the models are loaded at the first enrolment, not at start,
+    and the gallery (for the "looks like someone else" check) is rebuilt when the database says it changed
+    (people removed, or enrolled from another process). One enrolment at a time: each runs the face models
+    on every photo, and two at once would only compete for the same cores.
+    """
+
+    def __init__(self, build: Callable[[], EnrolmentService], fingerprint: Callable[[], object]) -> None:
+        self._build = build
+        self._fingerprint = fingerprint
+        self._lock = threading.Lock()
+        self._service: EnrolmentService | None = None
+        self._seen: object = None
+
+    def enrol(self, actor: str, req: EnrolRequest) -> EnrolResult:
+        with self._lock:
+            now = self._fingerprint()
+            if self._service is None or now != self._seen:
+                self._service = self._build()
+            try:
+                return self._service.enrol(actor, req)
+            finally:
+                self._seen = self._fingerprint()  # its own change is already in its gallery

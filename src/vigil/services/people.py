@@ -74,6 +74,23 @@ class PeopleService:
             ]  # fmt: skip
             return PersonDetail(self._info(s, person), person.notes, entries, samples)
 
+    def face_crop(self, person_id: int, sample_id: int | None = None) -> str:
+        """The media path of a person's aligned face: of ``sample_id``, or of their best sample.
+
+        Raises:
+            NotFound: no such person, or sample of theirs.
+        """
+        with self._db.read() as s:
+            samples = s.scalars(select(FaceSample).where(FaceSample.person_id == person_id)).all()
+        if sample_id is not None:
+            samples = [x for x in samples if x.id == sample_id]
+        if not samples:
+            raise NotFound(
+                f"no face of person {person_id}" + (f" in sample {sample_id}" if sample_id else "")
+            )
+        best = max(samples, key=lambda x: (not x.weak, float(x.quality.get("total", 0.0)), -x.id))
+        return best.crop_path
+
     @staticmethod
     def _info(s: Session, p: Person) -> PersonInfo:
         lists = {e.watchlist.name: as_utc(e.expires_at) for e in p.entries}

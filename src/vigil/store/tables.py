@@ -88,6 +88,17 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class UserWatchlist(Base):
+    """A list whose alerts a user gets on the officer view (a user with none gets every list's)."""
+
+    __tablename__ = "user_watchlists"
+    __table_args__ = (UniqueConstraint("user_id", "watchlist_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    watchlist_id: Mapped[int] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"))
+
+
 class TokenKind(StrEnum):
     API = "api"  # for integrations: lives until revoked (or its expiry)
     SESSION = "session"  # a signed-in browser or phone: expires
@@ -203,7 +214,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
     track_id: Mapped[int] = mapped_column(BigInteger)
-    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     watchlist_id: Mapped[int | None] = mapped_column(ForeignKey("watchlists.id", ondelete="SET NULL"))

@@ -32,7 +32,7 @@ def alert_public(view: AlertView) -> AlertPublic:
 @router.get("")
 async def list_alerts(  # noqa: PLR0917 (FastAPI passes query parameters by name)
     state: State,
-    _user: CurrentUser,
+    user: CurrentUser,
     after: Annotated[
         int | None, Query(description="Only alerts after this id, oldest first (catch-up).")
     ] = None,
@@ -40,12 +40,18 @@ async def list_alerts(  # noqa: PLR0917 (FastAPI passes query parameters by name
     status: EventStatus | None = None,
     camera_id: int | None = None,
     watchlist_id: int | None = None,
+    mine: Annotated[
+        bool, Query(description="Only the lists assigned to you for the officer view (none assigned: all).")
+    ] = False,
 ) -> list[AlertPublic]:
-    views = await run_in_threadpool(
-        lambda: state.live.alerts.list(
-            after_id=after, limit=limit, status=status, camera_id=camera_id, watchlist_id=watchlist_id
-        )
-    )
+    def fetch() -> list[AlertView]:
+        scope = state.scopes.list_ids_of(user.user_id) if mine else None
+        return state.live.alerts.list(
+            after_id=after, limit=limit, status=status, camera_id=camera_id, watchlist_id=watchlist_id,
+            watchlist_ids=scope,
+        )  # fmt: skip
+
+    views = await run_in_threadpool(fetch)
     return [alert_public(v) for v in views]
 
 

@@ -1,6 +1,7 @@
 """Signing in and out, who am I, and one's own API tokens.
 
-``public`` holds the one open route (``POST /auth/login``); ``router`` is included behind authentication.
+``public`` holds the open routes (``POST /auth/login``, ``GET /auth/session``); ``router`` is included
+behind authentication.
 """
 
 from __future__ import annotations
@@ -8,9 +9,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import SESSION_COOKIE, CurrentUser, PresentedToken, State
-from vigil.api.schemas.auth import LoginPublic, LoginRequest
+from vigil.api.routes.users import user_public
+from vigil.api.schemas.auth import LoginPublic, LoginRequest, SessionPublic
 from vigil.api.schemas.tokens import TokenCreate, TokenIssued, TokenPublic
 from vigil.api.schemas.users import UserPublic
 
@@ -40,7 +43,20 @@ def login(body: LoginRequest, request: Request, response: Response, state: State
         SESSION_COOKIE, token, max_age=int(state.users.session.total_seconds()), path="/",
         secure=_https(request, state), httponly=True, samesite="strict",
     )  # fmt: skip
-    return LoginPublic(token=token, user=UserPublic.model_validate(user))
+    return LoginPublic(token=token, user=user_public(state, user))
+
+
+@public.get("/session")
+async def session(state: State, token: PresentedToken) -> SessionPublic:
+    """Who this browser is signed in as, or ``user: null``: lets a page decide between its sign-in form
+    and its content without provoking a 401 (the one open route that reads a token; it reveals nothing
+    to a caller without a valid one)."""
+    principal = await run_in_threadpool(state.users.resolve, token) if token else None
+    if principal is None:
+        return SessionPublic(user=None)
+    return SessionPublic(
+        user=await run_in_threadpool(user_public, state, state.users.get(principal.username))
+    )
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -55,7 +71,7 @@ def logout(request: Request, response: Response, state: State, token: PresentedT
 
 @router.get("/me")
 def me(state: State, user: CurrentUser) -> UserPublic:
-    return UserPublic.model_validate(state.users.get(user.username))
+    return user_public(state, state.users.get(user.username))
 
 
 @router.get("/tokens")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import CurrentUser, OperatorUser, State
 from vigil.api.schemas.live import CameraCreate, CameraPublic, CameraStatusPublic, CameraUpdate
+from vigil.errors import NotFound
 from vigil.runtime.service import LiveService
 from vigil.services.cameras import CameraChange, CameraInfo
 
@@ -28,6 +30,7 @@ def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
         )  # fmt: skip
     st = counters.status
     rates = live.supervisor.rates().get(camera_id)
+    snap = live.supervisor.snapshot(camera_id)
     return CameraStatusPublic(
         state=st.state,
         fps_in=round(st.fps_in, 2),
@@ -41,6 +44,7 @@ def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
         reconnects=st.reconnects,
         last_error=st.last_error,
         last_frame_at=datetime.fromtimestamp(st.last_frame_at, UTC) if st.last_frame_at else None,
+        snapshot_at=datetime.fromtimestamp(snap.captured_at, UTC) if snap else None,
     )
 
 
@@ -61,6 +65,17 @@ async def list_cameras(state: State, _user: CurrentUser) -> list[CameraPublic]:
 @router.get("/{camera_id}")
 async def get_camera(camera_id: int, state: State, _user: CurrentUser) -> CameraPublic:
     return _public(state.live, await run_in_threadpool(state.live.cameras.get, camera_id))
+
+
+@router.get("/{camera_id}/snapshot.jpg", response_class=Response)
+async def camera_snapshot(camera_id: int, state: State, _user: CurrentUser) -> Response:
+    """The camera's latest frame (refreshed every ``live.snapshot_s``); 404 before its first."""
+    snap = state.live.supervisor.snapshot(camera_id)
+    if snap is None:
+        raise NotFound(f"camera {camera_id} has no snapshot yet (is it running?)")
+    taken = datetime.fromtimestamp(snap.captured_at, UTC)
+    headers = {"Cache-Control": "no-store", "Last-Modified": format_datetime(taken, usegmt=True)}
+    return Response(snap.jpeg, media_type="image/jpeg", headers=headers)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

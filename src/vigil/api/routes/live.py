@@ -13,6 +13,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import CurrentUser, PresentedToken, State, websocket_principal
+from vigil.api.state import ApiState
 from vigil.errors import NotFound, Unauthorized
 from vigil.store.tables import EventShot
 
@@ -23,17 +24,21 @@ media = APIRouter(tags=["media"])  # public: a signed link or a token is checked
 
 
 @router.websocket("/ws/alerts")
-async def alerts_socket(websocket: WebSocket) -> None:
+async def alerts_socket(
+    websocket: WebSocket,
+    mine: Annotated[bool, Query(description="Only the alerts of the lists assigned to you.")] = False,
+) -> None:
     """New alerts and review changes as JSON messages (``type`` "alert" or "alert.updated").
 
-    After a reconnect, fetch what was missed with ``GET /alerts?after=<last id seen>``.
+    After a reconnect, fetch what was missed with ``GET /alerts?after=<last id seen>`` (and ``mine``).
     """
     principal = await websocket_principal(websocket)
-    state = websocket.app.state.vigil
+    state: ApiState = websocket.app.state.vigil
     hub = state.live.hub
     hub.bind(asyncio.get_running_loop())
+    scope = await run_in_threadpool(state.scopes.list_ids_of, principal.user_id) if mine else None
     await websocket.accept()
-    sub = hub.subscribe()
+    sub = hub.subscribe(None if scope is None else lambda m: m.get("watchlist_id") in scope)
     log.info("alert socket opened by %s", principal.username)
     # Reading at the same time notices a client that went away at once, not at the next alert.
     gone = asyncio.ensure_future(_until_closed(websocket))

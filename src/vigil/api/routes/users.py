@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Query, Response, status
 from vigil.api.deps import AdminUser, State, require
 from vigil.api.schemas.tokens import TokenCreate, TokenIssued, TokenPublic
 from vigil.api.schemas.users import UserCreate, UserCreated, UserPublic, UserUpdate
+from vigil.api.state import ApiState
+from vigil.services.users import UserInfo
 from vigil.store.tables import Role
 
 router = APIRouter(tags=["users"], dependencies=[Depends(require(Role.ADMIN))])
@@ -17,9 +19,16 @@ NO_STORE = {"Cache-Control": "no-store"}  # responses carrying a secret
 Reason = Annotated[str, Query(max_length=500, description="Why; written to the audit log.")]
 
 
+def user_public(state: ApiState, info: UserInfo, lists: list[str] | None = None) -> UserPublic:
+    """A user as the API shows them, with the lists of their officer view."""
+    watchlists = state.scopes.lists_of(info.id) if lists is None else lists
+    return UserPublic.model_validate(info).model_copy(update={"watchlists": watchlists})
+
+
 @router.get("/users")
 def list_users(state: State, admin: AdminUser) -> list[UserPublic]:
-    return [UserPublic.model_validate(u) for u in state.users.all()]
+    scopes = state.scopes.all()
+    return [user_public(state, u, scopes.get(u.id, [])) for u in state.users.all()]
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
@@ -29,20 +38,26 @@ def create_user(body: UserCreate, response: Response, state: State, admin: Admin
         body.username, body.role, admin.username, body.password, reason=body.reason
     )
     response.headers.update(NO_STORE)
-    return UserCreated(user=UserPublic.model_validate(user), password=None if body.password else password)
+    return UserCreated(user=user_public(state, user, []), password=None if body.password else password)
 
 
 @router.patch("/users/{username}")
 def update_user(username: str, body: UserUpdate, state: State, admin: AdminUser) -> UserPublic:
-    """Change a user's role, password and/or disabled flag, all or nothing.
+    """Change a user's role, password, disabled flag and/or officer-view lists.
 
     A new password or disabling ends the user's sessions; the last enabled admin stays an enabled admin.
+    The list names are checked first: an unknown one changes nothing.
     """
-    info = state.users.update(
-        username, admin.username, role=body.role, disabled=body.disabled, password=body.password,
-        reason=body.reason,
-    )  # fmt: skip
-    return UserPublic.model_validate(info)
+    if body.watchlists is not None:
+        state.scopes.check(body.watchlists)
+    if body.role is not None or body.disabled is not None or body.password is not None:
+        state.users.update(
+            username, admin.username, role=body.role, disabled=body.disabled, password=body.password,
+            reason=body.reason,
+        )  # fmt: skip
+    if body.watchlists is not None:
+        state.scopes.assign(admin.username, username, body.watchlists, reason=body.reason)
+    return user_public(state, state.users.get(username))
 
 
 @router.get("/users/{username}/tokens")

@@ -17,3 +17,7 @@ class LoginRequest(RequestModel):
 class LoginPublic(BaseModel):
     token: str = Field(description="The session token (also set as the vigil_session cookie).")
     user: UserPublic
+
+
+class SessionPublic(BaseModel):
+    user: UserPublic | None = Field(description="The signed-in user; null when the browser is not signed in.")

@@ -47,6 +47,9 @@ class CameraStatusPublic(BaseModel):
     reconnects: int
     last_error: str | None
     last_frame_at: datetime | None
+    snapshot_at: datetime | None = Field(
+        None, description="When the snapshot (GET /cameras/{id}/snapshot.jpg) was taken; null: none yet."
+    )
 
 
 class CameraPublic(BaseModel):

@@ -21,6 +21,9 @@ class UserPublic(PublicModel):
     role: Role
     disabled: bool
     created_at: datetime
+    watchlists: list[str] = Field(
+        default=[], description="The lists whose alerts the user gets on the officer view (none: every list)."
+    )
 
 
 class UserCreate(RequestModel):
@@ -45,10 +48,15 @@ class UserUpdate(RequestModel):
     disabled: bool | None = None
     role: Role | None = None
     password: str | None = Field(None, max_length=PASSWORD_MAX_CHARS, description="At least 12 characters.")
+    watchlists: list[str] | None = Field(
+        None,
+        max_length=1000,
+        description="The lists whose alerts the user gets on the officer view ([]: all).",
+    )
     reason: str = REASON
 
     @model_validator(mode="after")
     def _something(self) -> UserUpdate:
-        if self.disabled is None and self.role is None and self.password is None:
-            raise ValueError("give at least one of disabled, role, password")
+        if self.disabled is None and self.role is None and self.password is None and self.watchlists is None:
+            raise ValueError("give at least one of disabled, role, password, watchlists")
         return self

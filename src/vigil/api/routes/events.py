@@ -1,0 +1,52 @@
+"""/events: the history of every face track the live service recorded, filtered and paged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from vigil.api.deps import CurrentUser, State
+from vigil.api.schemas.events import EventPagePublic, EventPublic
+from vigil.services.history import MAX_PAGE, Decision, EventFilter, EventRow
+from vigil.store.tables import EventStatus
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+
+def event_public(row: EventRow) -> EventPublic:
+    return EventPublic(
+        id=row.id, camera_id=row.camera_id, camera=row.camera, track_id=row.track_id, start_at=row.start_at,
+        end_at=row.end_at, decision=row.decision.value, person_id=row.person_id, person=row.person,
+        watchlist_id=row.watchlist_id, watchlist=row.watchlist, score=row.score, margin=row.margin,
+        status=row.status.value if row.status else None,
+        image_url=f"/media/events/{row.id}/best.jpg" if row.has_image else None,
+    )  # fmt: skip
+
+
+@router.get("")
+async def list_events(  # noqa: PLR0917 (FastAPI passes query parameters by name)
+    state: State,
+    _user: CurrentUser,
+    camera_id: int | None = None,
+    watchlist_id: int | None = None,
+    person_id: int | None = None,
+    since: Annotated[
+        datetime | None, Query(description="Tracks that started at or after (ISO, with zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Tracks that started before (ISO, with zone).")
+    ] = None,
+    decision: Annotated[Decision | None, Query(description="alert or unknown.")] = None,
+    status: Annotated[EventStatus | None, Query(description="An alert's review status.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> EventPagePublic:
+    """Newest first; ``total`` counts every match, for paging with ``offset``."""
+    f = EventFilter(camera_id, watchlist_id, person_id, since, until, decision, status)
+    page = await run_in_threadpool(lambda: state.history.page(f, limit=limit, offset=offset))
+    return EventPagePublic(
+        total=page.total, offset=page.offset, limit=limit, items=[event_public(r) for r in page.items]
+    )

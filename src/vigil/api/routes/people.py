@@ -1,0 +1,172 @@
+"""/people: who is on the watchlists, enrolment from uploaded photos (with the quality gate's verdict per
+photo), removal, and their face images. Enrolling and removing need the operator role; both are audited.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from vigil.api.deps import CurrentUser, OperatorUser, State
+from vigil.api.errors import error_body
+from vigil.api.schemas.people import (
+    EnrolPublic,
+    EntryPublic,
+    ListMembershipPublic,
+    LooksLikePublic,
+    PersonDetailPublic,
+    PersonPublic,
+    QualityPublic,
+    SamplePublic,
+    VerdictPublic,
+)
+from vigil.errors import BadInput
+from vigil.services.enrol import EnrolmentRejected, EnrolRequest, Photo, PhotoVerdict
+from vigil.services.people import PersonInfo
+
+router = APIRouter(prefix="/people", tags=["people"])
+
+MAX_PHOTOS = 10
+Reason = Annotated[str, Query(min_length=1, max_length=500, description="Why; written to the audit log.")]
+FACE_HEADERS = {"Cache-Control": "private, max-age=300"}
+
+
+def _photo_url(person_id: int, samples: int) -> str | None:
+    return f"/people/{person_id}/photo.jpg" if samples else None
+
+
+def person_public(info: PersonInfo) -> PersonPublic:
+    return PersonPublic(
+        id=info.id, name=info.name, samples=info.samples, created_at=info.created_at,
+        lists=[ListMembershipPublic(name=n, expires_at=e) for n, e in sorted(info.lists.items())],
+        photo_url=_photo_url(info.id, info.samples),
+    )  # fmt: skip
+
+
+def verdict_public(v: PhotoVerdict) -> VerdictPublic:
+    q = v.quality
+    quality = None
+    if q is not None:
+        quality = QualityPublic(
+            size_px=round(q.size_px, 1), sharpness=round(q.sharpness, 3), frontal=round(q.frontal, 3),
+            det_score=round(q.det_score, 3), edge=round(q.edge, 3), total=round(q.total, 3),
+        )  # fmt: skip
+    looks_like = None
+    if v.looks_like is not None:
+        pid, name, score = v.looks_like
+        looks_like = LooksLikePublic(person_id=pid, name=name, score=score)
+    return VerdictPublic(
+        photo=v.name, accepted=v.accepted, weak=v.weak, reasons=list(v.reasons), quality=quality,
+        looks_like=looks_like,
+    )  # fmt: skip
+
+
+@router.get("")
+async def list_people(
+    state: State,
+    _user: CurrentUser,
+    watchlist: Annotated[str | None, Query(description="Only this list.")] = None,
+) -> list[PersonPublic]:
+    people = await run_in_threadpool(state.people.all, watchlist)
+    return [person_public(p) for p in people]
+
+
+@router.get("/{person_id}")
+async def get_person(person_id: int, state: State, _user: CurrentUser) -> PersonDetailPublic:
+    d = await run_in_threadpool(state.people.show, person_id)
+    base = person_public(d.info)
+    return PersonDetailPublic(
+        **base.model_dump(),
+        notes=d.notes,
+        entries=[EntryPublic.model_validate(e) for e in d.entries],
+        face_samples=[
+            SamplePublic(
+                id=int(str(x["id"])), weak=bool(x["weak"]), model=str(x["model"]),
+                quality=dict(x["quality"]),  # type: ignore[call-overload]
+                photo_url=f"/people/{person_id}/samples/{x['id']}.jpg",
+            )
+            for x in d.samples
+        ],
+    )  # fmt: skip
+
+
+async def _read_photos(photos: list[UploadFile], max_bytes: int) -> list[Photo]:
+    if not photos:
+        raise BadInput("photos", "send at least one photo")
+    if len(photos) > MAX_PHOTOS:
+        raise BadInput("photos", f"{len(photos)} photos; at most {MAX_PHOTOS} at once")
+    out = []
+    for i, upload in enumerate(photos):
+        name = upload.filename or f"photo {i + 1}"
+        data = await upload.read(max_bytes + 1)  # the gate names a file that is too big
+        out.append(Photo(name, data))
+    return out
+
+
+def _expiry(expires_at: str) -> datetime | None:
+    """A date (the end of that day, UTC) or a date-time with a zone; blank for none."""
+    text = expires_at.strip()
+    if not text:
+        return None
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, UTC)
+        return datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadInput("expires_at", f"{text!r} is not a date (YYYY-MM-DD) or an ISO date-time") from exc
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrolPublic)
+async def enrol_person(  # noqa: PLR0917 (form fields come by name)
+    state: State,
+    user: OperatorUser,
+    watchlist: Annotated[str, Form(min_length=1, max_length=64, description="The list's name.")],
+    name: Annotated[str, Form(min_length=1, max_length=128, description="The person's name.")],
+    reason: Annotated[str, Form(min_length=1, max_length=2000, description="Legal basis or case; audited.")],
+    photos: Annotated[list[UploadFile], File(description=f"1-{MAX_PHOTOS} photos, one face each.")],
+    photo_source: Annotated[str, Form(max_length=500, description="Where the photos come from.")] = "",
+    approved_by: Annotated[str, Form(max_length=64, description="Who approved the entry.")] = "",
+    expires_at: Annotated[str, Form(max_length=40, description="YYYY-MM-DD or ISO date-time.")] = "",
+    notes: Annotated[str, Form(max_length=2000)] = "",
+    force: Annotated[bool, Form(description="Keep photos below the quality gate, marked weak.")] = False,
+) -> EnrolPublic | JSONResponse:
+    """Put a person on a list from photos. Each photo gets the quality gate's verdict; when none is usable,
+    nothing is written and the answer is 422 with the verdicts."""
+    req = EnrolRequest(
+        list_name=watchlist, name=name, reason=reason,
+        photos=await _read_photos(photos, state.config.ingest.max_image_bytes),
+        photo_source=photo_source, approved_by=approved_by or None, expires_at=_expiry(expires_at),
+        notes=notes, force=force,
+    )  # fmt: skip
+    try:
+        result = await run_in_threadpool(state.enrolment.enrol, user.username, req)
+    except EnrolmentRejected as exc:
+        verdicts = [verdict_public(v).model_dump() for v in exc.verdicts]
+        return JSONResponse(error_body(str(exc), verdicts=verdicts), status.HTTP_422_UNPROCESSABLE_ENTITY)
+    return EnrolPublic(
+        person_id=result.person_id, name=result.name, watchlist=result.list_name, created=result.created,
+        verdicts=[verdict_public(v) for v in result.verdicts],
+    )  # fmt: skip
+
+
+@router.delete("/{person_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_person(person_id: int, state: State, user: OperatorUser, reason: Reason) -> None:
+    """Remove a person from every list, with their photos (files no other record uses are deleted)."""
+    await run_in_threadpool(state.people.remove, user.username, person_id, reason)
+
+
+@router.get("/{person_id}/photo.jpg", response_class=FileResponse)
+async def person_face(person_id: int, state: State, _user: CurrentUser) -> FileResponse:
+    """The aligned face of the person's best sample."""
+    rel = await run_in_threadpool(state.people.face_crop, person_id)
+    return FileResponse(state.media.path(rel), media_type="image/jpeg", headers=FACE_HEADERS)
+
+
+@router.get("/{person_id}/samples/{sample_id}.jpg", response_class=FileResponse)
+async def sample_face(person_id: int, sample_id: int, state: State, _user: CurrentUser) -> FileResponse:
+    rel = await run_in_threadpool(state.people.face_crop, person_id, sample_id)
+    return FileResponse(state.media.path(rel), media_type="image/jpeg", headers=FACE_HEADERS)

@@ -1,0 +1,53 @@
+"""/watchlists: the lists people are enrolled on; creating and removing one needs the admin role."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from starlette.concurrency import run_in_threadpool
+
+from vigil.api.deps import AdminUser, CurrentUser, State
+from vigil.api.schemas.watchlists import WatchlistCreate, WatchlistPublic
+from vigil.services.lists import ListInfo, ListSettings
+
+router = APIRouter(prefix="/watchlists", tags=["watchlists"])
+
+Reason = Annotated[str, Query(min_length=1, max_length=500, description="Why; written to the audit log.")]
+
+
+def watchlist_public(info: ListInfo, default_threshold: float) -> WatchlistPublic:
+    st = info.settings
+    return WatchlistPublic(
+        id=info.id, name=info.name, description=st.description, threshold=st.threshold,
+        effective_threshold=default_threshold if st.threshold is None else st.threshold,
+        severity=st.severity, colour=st.colour, review=st.review, retention_days=st.retention_days,
+        people=info.people, created_by=info.created_by, created_at=info.created_at,
+    )  # fmt: skip
+
+
+@router.get("")
+async def list_watchlists(state: State, _user: CurrentUser) -> list[WatchlistPublic]:
+    lists = await run_in_threadpool(state.lists.all)
+    return [watchlist_public(wl, state.config.match.threshold) for wl in lists]
+
+
+@router.get("/{name}")
+async def get_watchlist(name: str, state: State, _user: CurrentUser) -> WatchlistPublic:
+    return watchlist_public(await run_in_threadpool(state.lists.get, name), state.config.match.threshold)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_watchlist(body: WatchlistCreate, state: State, admin: AdminUser) -> WatchlistPublic:
+    settings = ListSettings(
+        threshold=body.threshold, severity=body.severity, colour=body.colour, review=body.review,
+        retention_days=body.retention_days, description=body.description,
+    )  # fmt: skip
+    info = await run_in_threadpool(state.lists.create, admin.username, body.name, settings, body.reason)
+    return watchlist_public(info, state.config.match.threshold)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_watchlist(name: str, state: State, admin: AdminUser, reason: Reason) -> None:
+    """Remove a list and its entries; the people stay, with their other lists."""
+    await run_in_threadpool(state.lists.remove, admin.username, name, reason)

@@ -1,0 +1,127 @@
+"""The event history: every face track recorded by the live service, filtered and paged, newest first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import TypeVarTuple
+
+from sqlalchemy import Select, func, select
+
+from vigil.errors import BadInput
+from vigil.store.db import Database, as_utc
+from vigil.store.tables import Camera, Event, EventShot, EventStatus, Person, Watchlist
+
+MAX_PAGE = 200
+_Ts = TypeVarTuple("_Ts")
+
+
+class Decision(StrEnum):
+    ALERT = "alert"  # matched a list and raised an alert
+    UNKNOWN = "unknown"  # matched no list (or not well enough to alert)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    camera_id: int | None = None
+    watchlist_id: int | None = None
+    person_id: int | None = None
+    since: datetime | None = None  # tracks that started at or after
+    until: datetime | None = None  # tracks that started before
+    decision: Decision | None = None
+    status: EventStatus | None = None
+
+    def check(self) -> None:
+        for name, at in (("since", self.since), ("until", self.until)):
+            if at is not None and at.utcoffset() is None:
+                raise BadInput(name, f"{at.isoformat()} has no time zone")
+        if self.since is not None and self.until is not None and self.since >= self.until:
+            raise BadInput("since", "the time range is empty: since must be before until")
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    id: int
+    camera_id: int
+    camera: str
+    track_id: int
+    start_at: datetime
+    end_at: datetime
+    decision: Decision
+    person_id: int | None
+    person: str | None
+    watchlist_id: int | None
+    watchlist: str | None
+    score: float | None
+    margin: float | None
+    status: EventStatus | None  # alerts only
+    has_image: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    total: int
+    offset: int
+    items: list[EventRow]
+
+
+def _where(query: Select[*_Ts], f: EventFilter) -> Select[*_Ts]:
+    if f.camera_id is not None:
+        query = query.where(Event.camera_id == f.camera_id)
+    if f.watchlist_id is not None:
+        query = query.where(Event.watchlist_id == f.watchlist_id)
+    if f.person_id is not None:
+        query = query.where(Event.person_id == f.person_id)
+    if f.since is not None:
+        query = query.where(Event.start_at >= f.since)
+    if f.until is not None:
+        query = query.where(Event.start_at < f.until)
+    if f.decision is Decision.ALERT:
+        query = query.where(Event.alerted_at.is_not(None))
+    elif f.decision is Decision.UNKNOWN:
+        query = query.where(Event.alerted_at.is_(None))
+    if f.status is not None:
+        query = query.where(Event.alerted_at.is_not(None), Event.status == f.status)
+    return query
+
+
+class EventHistory:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def page(self, f: EventFilter, *, limit: int = 50, offset: int = 0) -> EventPage:
+        """One page of the events matching ``f``, newest first, with the total count."""
+        f.check()
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadInput("limit", f"{limit} is not between 1 and {MAX_PAGE}")
+        if offset < 0:
+            raise BadInput("offset", f"{offset} is negative")
+        has_image = select(EventShot.id).where(EventShot.event_id == Event.id).exists()
+        ids = _where(select(Event.id), f)
+        rows_q = (
+            _where(select(Event, Camera.name, Person.name, Watchlist.name, has_image), f)
+            .join(Camera, Camera.id == Event.camera_id)
+            .outerjoin(Person, Person.id == Event.person_id)
+            .outerjoin(Watchlist, Watchlist.id == Event.watchlist_id)
+            .order_by(Event.start_at.desc(), Event.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._db.read() as s:
+            total = s.scalar(select(func.count()).select_from(ids.subquery())) or 0
+            items = [
+                _row(e, camera, person, watchlist, bool(image))
+                for e, camera, person, watchlist, image in s.execute(rows_q)
+            ]
+        return EventPage(total, offset, items)
+
+
+def _row(e: Event, camera: str, person: str | None, watchlist: str | None, has_image: bool) -> EventRow:
+    alerted = e.alerted_at is not None
+    return EventRow(
+        id=e.id, camera_id=e.camera_id, camera=camera, track_id=e.track_id, start_at=as_utc(e.start_at),
+        end_at=as_utc(e.end_at), decision=Decision.ALERT if alerted else Decision.UNKNOWN,
+        person_id=e.person_id, person=person, watchlist_id=e.watchlist_id, watchlist=watchlist,
+        score=e.score, margin=e.margin, status=e.status if alerted else None, has_image=has_image,
+    )  # fmt: skip
