@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.queues import Queue
 
@@ -22,13 +24,14 @@ from vigil.alerts.webhook import WebhookSink
 from vigil.api.app import create_app
 from vigil.api.state import ApiState
 from vigil.bestshot import BestShotSelector
-from vigil.config import MatchConfig, VigilConfig
+from vigil.config import MatchConfig, SearchConfig, VigilConfig
 from vigil.detect import Detector, build_detector
 from vigil.detect.align import BOX_SHAPES, FaceAligner, Landmarker
 from vigil.embed.base import Embedder
 from vigil.embed.dlib_resnet import DlibResNetEmbedder, model_id_for
 from vigil.embed.stills import StillEncoder
 from vigil.errors import StoreError
+from vigil.match.gallery import Gallery
 from vigil.match.track import IdentitySearch, TrackIdentifier
 from vigil.match.watchlist import Watchlist
 from vigil.models import dlib_model_paths
@@ -38,11 +41,14 @@ from vigil.runtime.pipeline import SourcePipeline
 from vigil.runtime.service import LiveService
 from vigil.runtime.supervisor import CameraSupervisor
 from vigil.runtime.worker import CameraWorker
+from vigil.search.archive import Archive, LiveArchive
+from vigil.search.index import IvfSettings
+from vigil.search.service import PhotoSearch
 from vigil.services.alerts import AlertService
 from vigil.services.cameras import CameraService
 from vigil.services.enrol import EnrolmentDesk, EnrolmentService
 from vigil.services.events import EventRecorder
-from vigil.services.gallery import gallery_fingerprint, load_gallery
+from vigil.services.gallery import FreshGallery, gallery_fingerprint, load_gallery
 from vigil.services.history import EventHistory
 from vigil.services.links import MediaLinks, load_or_create_key
 from vigil.services.lists import ListService
@@ -142,6 +148,19 @@ class Store:
             ingest=cfg.ingest, gate=cfg.enrol, duplicate_threshold=cfg.match.threshold,
         )  # fmt: skip
 
+    def photo_search(
+        self,
+        stills: Callable[[], StillEncoder],
+        gallery: Callable[[], Gallery],
+        archive: Callable[[], Archive],
+    ) -> PhotoSearch:
+        """Search by photo over the face models, gallery and archive given (each asked for per search)."""
+        cfg = self.config
+        return PhotoSearch(
+            self.db, self.media, stills=stills, gallery=gallery, archive=archive, ingest=cfg.ingest,
+            min_score=cfg.search.min_score,
+        )  # fmt: skip
+
 
 def open_store(config: VigilConfig, *, create: bool = True) -> Store:
     """Connect to the configured database (SQLite in the data dir by default) and check its schema."""
@@ -218,20 +237,40 @@ class Server:
     bootstrap: Bootstrap | None
 
 
+class LazyEngine:
+    """The face models of a process that needs them only now and then (the API: enrolment and search),
+    loaded at first use, once (the camera workers have their own)."""
+
+    def __init__(self, config: VigilConfig) -> None:
+        self._config = config
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = build_engine(self._config)
+            return self._engine
+
+
+def ivf_settings(config: SearchConfig) -> IvfSettings:
+    return IvfSettings(config.ivf_min_faces, config.ivf_nlist, config.ivf_nprobe)
+
+
 def build_api_state(config: VigilConfig, store: Store, users: UserService, live: LiveService) -> ApiState:
-    """The services the API routes use. Enrolment loads the face models at its first use, in this process
-    (the camera workers have their own)."""
-    engine: Engine | None = None
-
-    def enrolment() -> EnrolmentService:
-        nonlocal engine
-        engine = engine or build_engine(config)
-        return store.enrolment(engine)
-
+    """The services the API routes use. The face models are loaded at the first enrolment or search; the
+    archive at the first search, then kept in step with the tracks the live service records."""
+    engine = LazyEngine(config)
+    model_id, dim = model_id_for(config.embed.flip), DlibResNetEmbedder.dim
+    archive = LiveArchive(lambda: Archive.load(store.db, model_id, dim, ivf_settings(config.search)))
+    live.recorder.on_archived(archive.add)
+    search = store.photo_search(
+        lambda: engine().stills, FreshGallery(store.db, model_id, dim).get, archive.get
+    )
     return ApiState(
         config=config, db=store.db, media=store.media, users=users, live=live, lists=store.lists,
-        people=store.people, enrolment=EnrolmentDesk(enrolment, lambda: gallery_fingerprint(store.db)),
-        history=EventHistory(store.db), scopes=AlertScopes(store.db),
+        people=store.people, history=EventHistory(store.db), scopes=AlertScopes(store.db), search=search,
+        enrolment=EnrolmentDesk(lambda: store.enrolment(engine()), lambda: gallery_fingerprint(store.db)),
     )  # fmt: skip
 
 

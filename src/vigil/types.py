@@ -233,6 +233,8 @@ class Decision:
         runner_up: the second-closest identity, if any.
         threshold: the threshold the decision was taken against.
         n_shots: how many embedded shots the decision is based on.
+        vector: the probe the decision was taken on (for a track: the L2-normalised, quality-weighted
+            mean of its shots), kept for the archive; None when not known.
     """
 
     identity: str | None
@@ -242,6 +244,7 @@ class Decision:
     runner_up: str | None
     threshold: float
     n_shots: int
+    vector: FloatArray | None = field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:

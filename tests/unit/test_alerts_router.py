@@ -217,3 +217,31 @@ def test_end_closes_the_event_at_the_tracks_last_time(db: Database, tmp_path: Pa
         event = s.scalars(select(Event)).one()
         assert abs((event.end_at - event.start_at).total_seconds() - 2.0) < 0.01
         assert event.alerted_at is None and event.person_id is None
+
+
+def test_the_track_template_is_kept_and_handed_on_when_the_track_ends(db: Database, tmp_path: Path) -> None:
+    """The archive's input: each event keeps its track's latest template (the mean of its shots), and the
+    tracks that end are handed to the live archive once their rows are committed."""
+    kit = _kit(db, tmp_path)
+    rng = np.random.default_rng(5)
+    first, final = (v / np.linalg.norm(v) for v in rng.standard_normal((2, 128)).astype(np.float32))
+    handed: list[tuple[list[int], np.ndarray]] = []
+    kit.recorder.on_archived(lambda ids, vectors: handed.append((ids.tolist(), vectors)))
+    at = datetime.now(UTC).timestamp()
+    early = Decision(None, str(kit.person_id), 0.5, 0.5, None, 0.9, 1, vector=first)
+    late = Decision(None, str(kit.person_id), 0.6, 0.6, None, 0.9, 2, vector=final)
+    kit.recorder.record(CameraEvents(kit.camera_id, "r1", 0, at, (
+        FaceEvent(EventKind.START, "door", 7, 0, 0, None, None),
+        FaceEvent(EventKind.UPDATE, "door", 7, 0, 100, early, _shot(7, 1, at)),
+    )))  # fmt: skip
+    with db.read() as s:
+        (event,) = s.scalars(select(Event)).all()
+        assert event.embedding == first.astype("<f4").tobytes()
+    assert handed == [], "an open track is not archived yet"
+    kit.recorder.record(CameraEvents(kit.camera_id, "r1", 200, at, (
+        FaceEvent(EventKind.END, "door", 7, 0, 200, late, _shot(7, 1, at)),
+    )))  # fmt: skip
+    with db.read() as s:
+        assert s.scalars(select(Event.embedding)).one() == final.astype("<f4").tobytes()
+    assert [ids for ids, _ in handed] == [[event.id]]
+    np.testing.assert_allclose(handed[0][1], final[None])

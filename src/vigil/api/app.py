@@ -13,14 +13,26 @@ from fastapi import APIRouter, Depends, FastAPI
 import vigil
 from vigil.api.deps import current_principal
 from vigil.api.errors import install_error_handlers
-from vigil.api.routes import alerts, auth, cameras, events, health, live, people, users, watchlists, web
+from vigil.api.routes import (
+    alerts,
+    auth,
+    cameras,
+    events,
+    health,
+    live,
+    people,
+    search,
+    users,
+    watchlists,
+    web,
+)  # fmt: skip
 from vigil.api.state import ApiState
 
 STATIC_PATH = "/static"
 PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media, web.router)
 AUTHENTICATED: tuple[APIRouter, ...] = (
     auth.router, users.router, cameras.router, alerts.router, live.router, watchlists.router,
-    people.router, events.router,
+    people.router, events.router, search.router,
 )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from vigil.config import VigilConfig
 from vigil.runtime.service import LiveService
+from vigil.search.service import PhotoSearch
 from vigil.services.enrol import EnrolmentDesk
 from vigil.services.history import EventHistory
 from vigil.services.lists import ListService
@@ -34,3 +35,4 @@ class ApiState:
     enrolment: EnrolmentDesk
     history: EventHistory
     scopes: AlertScopes
+    search: PhotoSearch

@@ -288,6 +288,27 @@ class AlertsConfig(_Strict):
     delivery: DeliveryConfig = DeliveryConfig()
 
 
+class SearchConfig(_Strict):
+    """Search by photo over the watchlists and the archive of past detections."""
+
+    min_score: float = Field(
+        0.92,
+        ge=-1,
+        le=1,
+        description="Candidates scoring below this are not shown unless a search asks (default: the "
+        "calibrated match threshold; lower it to see weaker candidates, with more strangers among them).",
+    )
+    ivf_min_faces: int = Field(
+        200_000, ge=1_000, description="Exact search of the archive below this many faces, FAISS IVF above."
+    )
+    ivf_nlist: int | None = Field(
+        None, ge=16, le=1 << 20, description="IVF cells (k-means centroids); null: 4·√N when built."
+    )
+    ivf_nprobe: int = Field(
+        48, ge=1, le=1 << 20, description="IVF cells compared with each query: recall against speed."
+    )
+
+
 class VigilConfig(_Strict):
     """Everything Vigil needs to run, with embedded defaults that work on one machine."""
 
@@ -305,3 +326,4 @@ class VigilConfig(_Strict):
     live: LiveConfig = LiveConfig()
     cameras: tuple[CameraConfig, ...] = ()
     alerts: AlertsConfig = AlertsConfig()
+    search: SearchConfig = SearchConfig()

@@ -52,3 +52,10 @@ class FlatIndex:
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
+
+    def contents(self) -> tuple[IntArray, FloatArray]:
+        """Every id and its vector, in insertion order (to rebuild them into another index)."""
+        n = len(self)
+        ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        vectors = self._index.index.reconstruct_n(0, n) if n else np.zeros((0, self.dim), np.float32)
+        return ids, np.asarray(vectors, np.float32)

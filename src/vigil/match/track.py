@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from vigil.config import MatchConfig
@@ -43,7 +43,8 @@ class TrackIdentifier:
         shots.weights.extend(weights)
         probe = weighted_mean(shots.vectors, shots.weights)
         ranked = self._watchlist.search(probe[None], k=2)[0]
-        return decide(ranked, self._config.threshold, self._config.min_margin, len(shots.vectors))
+        decision = decide(ranked, self._config.threshold, self._config.min_margin, len(shots.vectors))
+        return replace(decision, vector=probe)
 
     def forget(self, track_id: int) -> None:
         self._tracks.pop(track_id, None)

@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import PurePath
 
 import numpy as np
 from sqlalchemy import select
@@ -28,7 +27,7 @@ from vigil.match.gallery import Gallery, ListMembership
 from vigil.services.gate import GatedFace, examine
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
-from vigil.store.media import MediaStore, sha256_hex
+from vigil.store.media import MediaStore, image_suffix, sha256_hex
 from vigil.store.tables import FaceSample, Person, Watchlist, WatchlistEntry
 from vigil.types import QualityScores
 
@@ -100,15 +99,6 @@ def check_person_name(name: str) -> str:
     return name
 
 
-def _suffix(name: str, data: bytes) -> str:
-    if data[:3] == b"\xff\xd8\xff":
-        return ".jpg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return ".png"
-    suffix = PurePath(name).suffix.lower()
-    return suffix if suffix in {".bmp", ".webp", ".jpeg", ".jpg", ".png"} else ".img"
-
-
 class EnrolmentService:
     """Puts people on lists from photos (needs the face models; see the module docstring for the order)."""
 
@@ -166,7 +156,7 @@ class EnrolmentService:
         ]
         if not usable:
             raise EnrolmentRejected(req.name, [v for v, _ in judged])
-        files = {i: (self._media.put("photos", p.data, _suffix(p.name, p.data)),
+        files = {i: (self._media.put("photos", p.data, image_suffix(p.name, p.data)),
                      self._media.put("crops", f.chip_jpeg, ".jpg")) for i, p, _, f in usable}  # fmt: skip
         with self._db.write() as s:
             person, created = self._person(s, actor, req)

@@ -8,6 +8,7 @@ into an alert, in the same transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,7 +21,7 @@ from vigil.runtime.messages import CameraEvents
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.tables import Event, EventShot
-from vigil.types import EventKind, FaceEvent, FaceShot
+from vigil.types import EventKind, FaceEvent, FaceShot, FloatArray, IntArray
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ class EventRecorder:
         self._model_id = model_id
         self._open: dict[_TrackKey, int] = {}
         self._shot_of: dict[int, int] = {}  # event id -> frame index of its stored best shot
+        self._on_archived: Callable[[IntArray, FloatArray], None] = lambda _ids, _vectors: None
+
+    def on_archived(self, handler: Callable[[IntArray, FloatArray], None]) -> None:
+        """Call ``handler(event_ids, templates)`` with the tracks that ended, once their rows commit (the
+        live service keeps its search archive in step)."""
+        self._on_archived = handler
 
     def record(self, batch: CameraEvents) -> list[Alert]:
         alerts: list[Alert] = []
@@ -55,6 +62,7 @@ class EventRecorder:
             for e in batch.events
             if e.best_shot is not None and self._is_new_shot(batch, e.track_id, e.best_shot)
         }
+        ended: list[tuple[int, FloatArray]] = []
         with self._db.write() as s:
             for ev in batch.events:
                 key = _TrackKey(batch.camera_id, batch.run, ev.track_id)
@@ -91,12 +99,20 @@ class EventRecorder:
                     alerts.append(alert)
                 if ev.kind is EventKind.END:
                     self._forget(key)
+                    if ev.decision is not None and ev.decision.vector is not None:
+                        ended.append((event_id, ev.decision.vector))
+        if ended:
+            self._on_archived(
+                np.array([i for i, _ in ended], np.int64), np.stack([v for _, v in ended]).astype(np.float32)
+            )
         return alerts
 
     def _identify(
         self, session: Session, event: Event, ev: FaceEvent, batch: CameraEvents, now: datetime
     ) -> Alert | None:
         d = ev.decision
+        if d is not None and d.vector is not None:
+            event.embedding = np.asarray(d.vector, "<f4").tobytes()  # the track's latest template
         if ev.kind is not EventKind.UPDATE or d is None or d.candidate is None or ev.best_shot is None:
             return None
         if event.alerted_at is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import defaultdict
 
 import numpy as np
@@ -53,6 +54,27 @@ def gallery_fingerprint(db: Database) -> tuple[object, ...]:
         parts.append(s.scalar(select(func.max(WatchlistEntry.expires_at))))
         parts.append(s.scalar(select(func.sum(Watchlist.threshold))))
     return tuple(parts)
+
+
+class FreshGallery:
+    """A process's gallery kept in step with the database: reloaded when its fingerprint changes (an
+    enrolment or removal by another process). For a server's occasional reads (searches)."""
+
+    def __init__(self, db: Database, model_id: str, dim: int) -> None:
+        self._db = db
+        self._model_id = model_id
+        self._dim = dim
+        self._gallery: Gallery | None = None
+        self._fingerprint: tuple[object, ...] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Gallery:
+        with self._lock:
+            now = gallery_fingerprint(self._db)
+            if self._gallery is None or now != self._fingerprint:
+                self._gallery = load_gallery(self._db, self._model_id, self._dim)
+                self._fingerprint = now
+            return self._gallery
 
 
 def lowest_threshold(db: Database, default: float) -> float:

@@ -9,7 +9,7 @@ from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
 
-from vigil.errors import BadInput
+from vigil.errors import BadInput, NotFound
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Camera, Event, EventShot, EventStatus, Person, Watchlist
 
@@ -97,16 +97,9 @@ class EventHistory:
             raise BadInput("limit", f"{limit} is not between 1 and {MAX_PAGE}")
         if offset < 0:
             raise BadInput("offset", f"{offset} is negative")
-        has_image = select(EventShot.id).where(EventShot.event_id == Event.id).exists()
         ids = _where(select(Event.id), f)
         rows_q = (
-            _where(select(Event, Camera.name, Person.name, Watchlist.name, has_image), f)
-            .join(Camera, Camera.id == Event.camera_id)
-            .outerjoin(Person, Person.id == Event.person_id)
-            .outerjoin(Watchlist, Watchlist.id == Event.watchlist_id)
-            .order_by(Event.start_at.desc(), Event.id.desc())
-            .limit(limit)
-            .offset(offset)
+            _where(_joined(), f).order_by(Event.start_at.desc(), Event.id.desc()).limit(limit).offset(offset)
         )
         with self._db.read() as s:
             total = s.scalar(select(func.count()).select_from(ids.subquery())) or 0
@@ -115,6 +108,24 @@ class EventHistory:
                 for e, camera, person, watchlist, image in s.execute(rows_q)
             ]
         return EventPage(total, offset, items)
+
+    def get(self, event_id: int) -> EventRow:
+        with self._db.read() as s:
+            found = s.execute(_joined().where(Event.id == event_id)).tuples().first()
+        if found is None:
+            raise NotFound(f"no event {event_id}")
+        e, camera, person, watchlist, image = found
+        return _row(e, camera, person, watchlist, bool(image))
+
+
+def _joined() -> Select[Event, str, str | None, str | None, bool]:
+    has_image = select(EventShot.id).where(EventShot.event_id == Event.id).exists()
+    return (
+        select(Event, Camera.name, Person.name, Watchlist.name, has_image)
+        .join(Camera, Camera.id == Event.camera_id)
+        .outerjoin(Person, Person.id == Event.person_id)
+        .outerjoin(Watchlist, Watchlist.id == Event.watchlist_id)
+    )
 
 
 def _row(e: Event, camera: str, person: str | None, watchlist: str | None, has_image: bool) -> EventRow:

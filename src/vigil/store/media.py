@@ -11,13 +11,23 @@ import hashlib
 import os
 import tempfile
 import time
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from vigil.errors import BadInput
 
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def image_suffix(name: str, data: bytes) -> str:
+    """The file suffix for an image's bytes (by its signature, else by its name; ``.img`` if unknown)."""
+    if data[:3] == b"\xff\xd8\xff":
+        return ".jpg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return ".png"
+    suffix = PurePath(name).suffix.lower()
+    return suffix if suffix in {".bmp", ".webp", ".jpeg", ".jpg", ".png"} else ".img"
 
 
 class MediaStore:

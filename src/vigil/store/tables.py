@@ -224,6 +224,9 @@ class Event(Base):
     severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "event_severity"), nullable=True)
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     frame_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The track's template (the mean of its embedded shots, float32 little-endian, of model_id): what
+    # searches of the archive compare a photo with.
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.NEW)
     status_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -50,3 +50,8 @@ async def list_events(  # noqa: PLR0917 (FastAPI passes query parameters by name
     return EventPagePublic(
         total=page.total, offset=page.offset, limit=limit, items=[event_public(r) for r in page.items]
     )
+
+
+@router.get("/{event_id}")
+async def get_event(event_id: int, state: State, _user: CurrentUser) -> EventPublic:
+    return event_public(await run_in_threadpool(state.history.get, event_id))

@@ -1,0 +1,74 @@
+"""/search: where was this person seen, and is this person on a list? Operators and admins; a reason is
+required, and every search is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from vigil.api.deps import OperatorUser, State
+from vigil.api.errors import error_body
+from vigil.api.schemas.search import ArchiveHitPublic, FacePublic, ListHitPublic, SearchPublic
+from vigil.errors import BadInput
+from vigil.search.service import MAX_K, ChooseFace, SearchFilter, SearchRequest, SearchResult
+from vigil.services.enrol import Photo
+
+router = APIRouter(tags=["search"])
+
+
+def search_public(r: SearchResult) -> SearchPublic:
+    return SearchPublic(
+        audit_id=r.audit_id, probe_sha256=r.probe_sha256, face=r.face, min_score=r.min_score,
+        faces=[FacePublic(index=f.index, xyxy=f.xyxy, score=f.score) for f in r.faces],
+        lists=[ListHitPublic(person_id=h.person_id, name=h.name, score=h.score, lists=list(h.lists),
+                             photo_url=f"/people/{h.person_id}/photo.jpg") for h in r.list_hits],
+        archive=[ArchiveHitPublic(
+            event_id=h.event_id, score=h.score, camera_id=h.camera_id, camera=h.camera, start_at=h.start_at,
+            end_at=h.end_at, person=h.person, watchlist=h.watchlist,
+            image_url=f"/media/events/{h.event_id}/best.jpg", event_url=f"/events/{h.event_id}",
+        ) for h in r.archive_hits],
+    )  # fmt: skip
+
+
+def _ids(text: str, what: str) -> frozenset[int] | None:
+    """'3,5' -> {3, 5}; blank -> None (no filter)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        return None
+    try:
+        return frozenset(int(p) for p in parts)
+    except ValueError:
+        raise BadInput(what, f"{text!r} is not a comma-separated list of ids") from None
+
+
+@router.post("/search", response_model=SearchPublic)
+async def search_by_photo(  # noqa: PLR0917 (form fields come by name)
+    state: State,
+    user: OperatorUser,
+    photo: Annotated[UploadFile, File(description="A photo of the person to look for.")],
+    reason: Annotated[str, Form(min_length=1, max_length=500, description="Case reference; audited.")],
+    face: Annotated[int | None, Form(ge=0, description="Which face, when the photo shows several.")] = None,
+    since: Annotated[datetime | None, Form(description="Sightings from (ISO, with zone).")] = None,
+    until: Annotated[datetime | None, Form(description="Sightings before (ISO, with zone).")] = None,
+    cameras: Annotated[str, Form(description="Camera ids, comma-separated; blank: all.")] = "",
+    watchlists: Annotated[str, Form(description="List ids, comma-separated; blank: all.")] = "",
+    min_score: Annotated[float | None, Form(ge=-1, le=1, description="Blank: search.min_score.")] = None,
+    k: Annotated[int, Form(ge=1, le=MAX_K, description="Candidates of each kind.")] = 20,
+) -> SearchPublic | JSONResponse:
+    """Find the face in the photo, then rank enrolled people and past sightings that resemble it.
+
+    A photo with several faces gets 422 with ``faces`` (boxes, largest first): ask again with ``face``.
+    """
+    data = await photo.read(state.config.ingest.max_image_bytes + 1)
+    f = SearchFilter(since, until, _ids(cameras, "cameras"), _ids(watchlists, "watchlists"), min_score, k)
+    req = SearchRequest(Photo(photo.filename or "photo", data), reason, face, f)
+    try:
+        result = await run_in_threadpool(state.search.search, user.username, req)
+    except ChooseFace as exc:
+        faces = [FacePublic(index=b.index, xyxy=b.xyxy, score=b.score).model_dump() for b in exc.faces]
+        return JSONResponse(error_body(str(exc), faces=faces), status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return search_public(result)

@@ -1,0 +1,1 @@
+"""8c. Search by photo over the watchlists and the archive of past detections."""

@@ -1,0 +1,112 @@
+"""The archive of past detections as a searchable set: each event's track template in a vector index.
+
+The database is the truth: :meth:`Archive.load` fills the index from ``events.embedding`` (chunk by
+chunk); a long-running service then adds each track as it ends and removes what the retention purge
+deletes. One lock serialises changes and searches (FAISS indexes are not safe to change while read).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import numpy as np
+from sqlalchemy import select
+
+from vigil.search.index import ArchiveIndex, IvfSettings
+from vigil.store.db import Database
+from vigil.store.tables import Event
+from vigil.types import FloatArray, IntArray
+
+log = logging.getLogger(__name__)
+
+CHUNK = 50_000
+
+
+class Archive:
+    """Event templates of one model, searchable by cosine similarity."""
+
+    def __init__(self, model_id: str, dim: int, ivf: IvfSettings | None = None) -> None:
+        self.model_id = model_id
+        self.dim = dim
+        self.loaded_up_to = 0  # the highest event id read by load(): later changes come by add()
+        self._index = ArchiveIndex(dim, ivf)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, db: Database, model_id: str, dim: int, ivf: IvfSettings | None = None) -> Archive:
+        """Every event of ``model_id`` that has a template, streamed from the database."""
+        archive = cls(model_id, dim, ivf)
+        query = (
+            select(Event.id, Event.embedding)
+            .where(Event.model_id == model_id, Event.embedding.is_not(None))
+            .order_by(Event.id)
+            .execution_options(yield_per=CHUNK)
+        )
+        ids: list[IntArray] = []
+        vectors: list[FloatArray] = []
+        with db.read() as s:
+            for chunk in s.execute(query).partitions():
+                ids.append(np.fromiter((r[0] for r in chunk), np.int64, len(chunk)))
+                raw = b"".join(r[1] or b"" for r in chunk)  # never None here (filtered)
+                vectors.append(np.frombuffer(raw, "<f4").reshape(len(chunk), dim).astype(np.float32))
+        if ids:  # at once: the index picks exact or IVF for the whole archive
+            archive.add(np.concatenate(ids), np.concatenate(vectors))
+            archive.loaded_up_to = int(ids[-1][-1])
+        log.info("archive: %d faces (%s index)", len(archive), archive.kind)
+        return archive
+
+    @property
+    def kind(self) -> str:
+        return self._index.kind
+
+    def add(self, event_ids: IntArray, vectors: FloatArray) -> None:
+        """Add (or replace: an event read by ``load`` while its track was still open) templates."""
+        with self._lock:
+            seen = event_ids[event_ids <= self.loaded_up_to]
+            if len(seen):
+                self._index.remove(seen)
+            self._index.add(event_ids, vectors)
+
+    def remove(self, event_ids: IntArray) -> int:
+        with self._lock:
+            return self._index.remove(event_ids)
+
+    def search(self, vector: FloatArray, k: int) -> list[tuple[int, float]]:
+        """Up to ``k`` (event id, score) pairs, best first."""
+        with self._lock:
+            if len(self._index) == 0:
+                return []
+            scores, ids = self._index.search(vector[None], k)
+        return [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._index)
+
+
+class LiveArchive:
+    """The archive of a long-running service: loaded at the first search, then kept in step with the
+    tracks that end (``add``) and the retention purge (``remove``)."""
+
+    def __init__(self, load: Callable[[], Archive]) -> None:
+        self._load = load
+        self._archive: Archive | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Archive:
+        with self._lock:
+            if self._archive is None:
+                self._archive = self._load()
+            return self._archive
+
+    def add(self, event_ids: IntArray, vectors: FloatArray) -> None:
+        with self._lock:  # not loaded yet: the load will read them from the database
+            if self._archive is not None:
+                self._archive.add(event_ids, vectors)
+
+    def remove(self, event_ids: IntArray) -> None:
+        with self._lock:
+            if self._archive is not None:
+                self._archive.remove(event_ids)
