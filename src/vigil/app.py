@@ -53,6 +53,7 @@ from vigil.services.history import EventHistory
 from vigil.services.links import MediaLinks, load_or_create_key
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
+from vigil.services.retention import RetentionPurge
 from vigil.services.scopes import AlertScopes
 from vigil.services.users import Bootstrap, UserService
 from vigil.store.db import Database
@@ -204,9 +205,15 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     cameras = CameraService(store.db, supervisor)
     alerts = AlertService(store.db, router, links.event_image, cfg.match.threshold)
     registry = CollectorRegistry()
+    keep = cfg.retention.unmatched_hours > 0
+    recorder = EventRecorder(store.db, store.media, router, model_id, keep_unmatched=keep)
+    dim = DlibResNetEmbedder.dim
+    archive = LiveArchive(lambda: Archive.load(store.db, model_id, dim, ivf_settings(cfg.search)))
+    recorder.on_archived(archive.add)
     live = LiveService(
-        config=cfg, supervisor=supervisor, recorder=EventRecorder(store.db, store.media, router, model_id),
-        dispatcher=dispatcher, hub=hub, cameras=cameras, alerts=alerts, registry=registry, links=links,
+        config=cfg, supervisor=supervisor, recorder=recorder, dispatcher=dispatcher, hub=hub, cameras=cameras,
+        alerts=alerts, registry=registry, links=links, archive=archive,
+        retention=RetentionPurge(store.db, store.media, cfg.retention, forget=archive.remove),
     )  # fmt: skip
     registry.register(LiveCollector(supervisor, dispatcher, outbox, hub, cameras.names))
     return live
@@ -258,14 +265,12 @@ def ivf_settings(config: SearchConfig) -> IvfSettings:
 
 
 def build_api_state(config: VigilConfig, store: Store, users: UserService, live: LiveService) -> ApiState:
-    """The services the API routes use. The face models are loaded at the first enrolment or search; the
-    archive at the first search, then kept in step with the tracks the live service records."""
+    """The services the API routes use. The face models are loaded at the first enrolment or search (the
+    live service's archive at the first search)."""
     engine = LazyEngine(config)
     model_id, dim = model_id_for(config.embed.flip), DlibResNetEmbedder.dim
-    archive = LiveArchive(lambda: Archive.load(store.db, model_id, dim, ivf_settings(config.search)))
-    live.recorder.on_archived(archive.add)
     search = store.photo_search(
-        lambda: engine().stills, FreshGallery(store.db, model_id, dim).get, archive.get
+        lambda: engine().stills, FreshGallery(store.db, model_id, dim).get, live.archive.get
     )
     return ApiState(
         config=config, db=store.db, media=store.media, users=users, live=live, lists=store.lists,

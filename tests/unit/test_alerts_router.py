@@ -245,3 +245,29 @@ def test_the_track_template_is_kept_and_handed_on_when_the_track_ends(db: Databa
         assert s.scalars(select(Event.embedding)).one() == final.astype("<f4").tobytes()
     assert [ids for ids, _ in handed] == [[event.id]]
     np.testing.assert_allclose(handed[0][1], final[None])
+
+
+def test_with_retention_zero_an_unmatched_face_leaves_no_crop_or_embedding(
+    db: Database, tmp_path: Path
+) -> None:
+    """``retention.unmatched_hours: 0``: a stranger's crop and embedding are never written; a face that
+    matches a list is kept as before (its alert needs its best shot)."""
+    kit = _kit(db, tmp_path)
+    _put_on(kit, "wanted", ListSettings())
+    router = AlertRouter(AlertsConfig(), MatchConfig(), Outbox(db), ["mqtt"], lambda i: None)
+    recorder = EventRecorder(db, MediaStore(tmp_path / "media"), router, "m1", keep_unmatched=False)
+    vector = np.ones(128, np.float32) / np.sqrt(128)
+    at = datetime.now(UTC).timestamp()
+    stranger = Decision(None, str(kit.person_id), 0.4, 0.4, None, 0.9, 1, vector=vector)
+    recorder.record(CameraEvents(kit.camera_id, "r1", 0, at, (
+        FaceEvent(EventKind.START, "door", 1, 0, 0, None, None),
+        FaceEvent(EventKind.UPDATE, "door", 1, 0, 100, stranger, _shot(1, 1, at)),
+        FaceEvent(EventKind.END, "door", 1, 0, 200, stranger, _shot(1, 1, at)),
+    )))  # fmt: skip
+    assert not list((tmp_path / "media").rglob("*.jpg")), "no crop of the stranger on disk"
+    with db.read() as s:
+        assert s.scalars(select(Event.embedding)).all() == [None]
+        assert s.scalars(select(EventShot)).all() == []
+    alerts = recorder.record(_sighting(kit, 2, 0.95))
+    assert len(alerts) == 1
+    assert len(list((tmp_path / "media").rglob("*.jpg"))) == 1, "the matched face's best shot is kept"

@@ -13,7 +13,7 @@ from vigil.cli.models import app as models_app
 from vigil.cli.scan import demo, scan
 from vigil.cli.search import search
 from vigil.cli.serve import serve
-from vigil.cli.store import db_app, enroll, lists_app, people_app
+from vigil.cli.store import db_app, enroll, lists_app, people_app, purge
 from vigil.cli.users import users_app
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")
 app.command("enroll")(enroll)
 app.command("search")(search)
+app.command("purge")(purge)
 app.add_typer(lists_app, name="lists")
 app.add_typer(people_app, name="people")
 app.add_typer(db_app, name="db")

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from vigil.app import Engine, build_engine
 from vigil.cli.bench_live import live
+from vigil.cli.bench_search import search
 from vigil.cli.bench_store import store
 from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
 from vigil.errors import VigilError
@@ -285,3 +286,4 @@ def pipeline(
 
 bench_app.command("store")(store)
 bench_app.command("live")(live)
+bench_app.command("search")(search)

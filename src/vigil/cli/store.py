@@ -34,6 +34,7 @@ from vigil.services.enrol import (
 )
 from vigil.services.gallery import ORPHAN_MIN_AGE_S, sweep_orphans
 from vigil.services.lists import ListSettings
+from vigil.services.retention import RetentionPurge
 from vigil.store import audit, migrate
 from vigil.store.tables import Review, Severity
 
@@ -317,3 +318,15 @@ def people_rm(
     with cli_errors():
         store.people.remove(actor_of(actor), person_id, reason)
     console.print(f"removed person {person_id}")
+
+
+def purge(config: ConfigOption = None) -> None:
+    """Delete what is past its retention now: events of faces that matched no list, alerts past their
+    list's retention, old search photos (a running `vigil serve` does this every retention.purge_every_s)."""
+    store = _store(config)
+    with cli_errors():
+        report = RetentionPurge(store.db, store.media, store.config.retention).purge()
+    console.print(
+        f"purged {report.events} events ({report.unmatched_events} unmatched, {report.alert_events} alerts), "
+        f"{report.files} files and {report.probes} search photos in {report.seconds:.1f} s"
+    )

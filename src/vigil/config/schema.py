@@ -288,6 +288,31 @@ class AlertsConfig(_Strict):
     delivery: DeliveryConfig = DeliveryConfig()
 
 
+class RetentionConfig(_Strict):
+    """How long Vigil keeps what it saw. Faces that matched no list go first; alerts follow their list's
+    ``retention_days``."""
+
+    unmatched_hours: float = Field(
+        24.0,
+        ge=0,
+        le=24 * 3650,
+        description="Events of faces that matched no list are deleted after this many hours; 0: their crops "
+        "and embeddings are never written to disk (and their rows go at the next purge).",
+    )
+    probe_days: float = Field(
+        30.0,
+        ge=0,
+        le=3650,
+        description="Photos searched with are kept this many days (their hash stays in the audit).",
+    )
+    purge_every_s: float = Field(
+        3600.0,
+        gt=0,
+        le=7 * 86400,
+        description="How often `vigil serve` runs the purge (`vigil purge` runs it now).",
+    )
+
+
 class SearchConfig(_Strict):
     """Search by photo over the watchlists and the archive of past detections."""
 
@@ -305,7 +330,7 @@ class SearchConfig(_Strict):
         None, ge=16, le=1 << 20, description="IVF cells (k-means centroids); null: 4·√N when built."
     )
     ivf_nprobe: int = Field(
-        48, ge=1, le=1 << 20, description="IVF cells compared with each query: recall against speed."
+        128, ge=1, le=1 << 20, description="IVF cells compared with each query: recall against speed."
     )
 
 
@@ -327,3 +352,4 @@ class VigilConfig(_Strict):
     cameras: tuple[CameraConfig, ...] = ()
     alerts: AlertsConfig = AlertsConfig()
     search: SearchConfig = SearchConfig()
+    retention: RetentionConfig = RetentionConfig()

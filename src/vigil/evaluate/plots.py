@@ -14,6 +14,8 @@ from matplotlib import ticker
 
 from vigil.evaluate.bench_live_results import LiveBenchResult
 from vigil.evaluate.bench_pipeline import BenchResult
+from vigil.evaluate.bench_search import TARGET_P99_MS as SEARCH_P99_MS
+from vigil.evaluate.bench_search import TARGET_RECALL, SizeResult
 from vigil.evaluate.bench_store import TARGET_P99_MS, TARGET_STARTUP_S, StoreBenchResult
 from vigil.evaluate.protocol import Roc
 
@@ -207,4 +209,33 @@ def plot_bench_live(result: LiveBenchResult, out: Path) -> None:
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
+    plt.close(fig)
+
+
+def plot_bench_search(results: list[SizeResult], default_nprobe: int, out: Path) -> None:
+    """p99 query time against recall@1 for each archive size: IVF over its nprobe sweep, and exact search."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for r, colour in zip(results, colours, strict=False):
+        ivf = [x for x in r.runs if x.kind == "ivf"]
+        ax.plot([x.recall_at_1 for x in ivf], [x.p99_ms for x in ivf], "o-", color=colour,
+                label=f"IVF, {r.faces:,} faces")  # fmt: skip
+        for x in ivf:
+            weight = "bold" if x.nprobe == default_nprobe else "normal"
+            ax.annotate(f"{x.nprobe}", (x.recall_at_1, x.p99_ms), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7, color=colour, fontweight=weight)  # fmt: skip
+        for x in (x for x in r.runs if x.kind == "exact"):
+            ax.plot([x.recall_at_1], [x.p99_ms], "s", color=colour, markerfacecolor="none", markersize=9,
+                    label=f"exact, {r.faces:,} faces")  # fmt: skip
+    ax.axhline(SEARCH_P99_MS, color="grey", linestyle="--", linewidth=0.8)
+    ax.axvline(TARGET_RECALL, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _p: f"{v:g}"))
+    ax.set_xlabel("recall@1 against exact search (numbers: nprobe)")
+    ax.set_ylabel("p99 query time, ms (one query, one thread)")
+    ax.set_title("Archive index: query time against recall (target: p99 ≤ 10 ms, recall ≥ 0.99 at 10^6)")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out, dpi=130)
     plt.close(fig)

@@ -7,6 +7,7 @@ then the cameras. Stop order is the reverse. Everything is built by :func:`vigil
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from prometheus_client import CollectorRegistry, Counter
@@ -18,10 +19,12 @@ from vigil.config import VigilConfig
 from vigil.runtime.messages import CameraEvents, CameraFailed
 from vigil.runtime.metrics import alert_latency
 from vigil.runtime.supervisor import CameraSupervisor
+from vigil.search.archive import LiveArchive
 from vigil.services.alerts import AlertService, AlertView
 from vigil.services.cameras import CameraService
 from vigil.services.events import EventRecorder
 from vigil.services.links import MediaLinks
+from vigil.services.retention import RetentionPurge
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ class LiveService:
         alerts: AlertService,
         registry: CollectorRegistry,
         links: MediaLinks,
+        archive: LiveArchive,
+        retention: RetentionPurge,
     ) -> None:
         self.config = config
         self.supervisor = supervisor
@@ -50,6 +55,10 @@ class LiveService:
         self.camera_errors: dict[int, str] = {}  # cameras a worker could not start, and why
         self.registry = registry
         self.links = links
+        self.archive = archive
+        self.retention = retention
+        self._stop_purging = threading.Event()
+        self._purger: threading.Thread | None = None
         supervisor.attach(self.on_events, self.on_failed)
         alerts.on_change(self.on_alert_change)
         self._latency = alert_latency(registry)
@@ -68,11 +77,27 @@ class LiveService:
             log.warning("camera workers not ready after %.0f s; cameras start when they are", ready_timeout_s)
         self.cameras.sync_config(self.config.cameras)
         n = self.cameras.start_all()
+        self._stop_purging.clear()
+        self._purger = threading.Thread(target=self._purge_now_and_then, name="vigil-retention", daemon=True)
+        self._purger.start()
         log.info("live service started: %d cameras", n)
 
     def stop(self) -> None:
+        self._stop_purging.set()
         self.supervisor.stop()
         self.dispatcher.stop()
+        if self._purger is not None:
+            self._purger.join(10.0)
+
+    def _purge_now_and_then(self) -> None:
+        """The retention purge at start, then every ``retention.purge_every_s``."""
+        while True:
+            try:
+                self.retention.purge()
+            except Exception:  # e.g. the database briefly unavailable: next time
+                log.exception("the retention purge failed")
+            if self._stop_purging.wait(self.config.retention.purge_every_s):
+                return
 
     # --- hooks called by the supervisor's report thread -------------------------------------------
 

@@ -25,8 +25,11 @@ from vigil.types import FloatArray, IntArray
 
 log = logging.getLogger(__name__)
 
-TRAIN_PER_CELL = 64  # k-means training points per cell (FAISS wants at least 39)
-KMEANS_ITERATIONS = 12
+TRAIN_PER_CELL = 40  # k-means training points per cell (FAISS wants at least 39)
+KMEANS_ITERATIONS = 10
+MAX_CELLS = 8192  # 4·√N up to 4·10^6 faces; beyond, cells grow longer instead (k-means time ∝ cells²)
+ADD_EF_SEARCH = 24
+HNSW_LINKS = 32  # of the coarse quantizer: finding a vector's cells costs O(log cells), not O(cells)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,14 +38,15 @@ class IvfSettings:
 
     min_vectors: int = 200_000
     nlist: int | None = None
-    nprobe: int = 48
+    nprobe: int = 128
 
     def cells_for(self, n: int) -> int:
-        return self.nlist or max(16, int(4 * math.sqrt(n)))
+        return self.nlist or max(16, min(MAX_CELLS, int(4 * math.sqrt(n))))
 
 
 class IvfIndex:
-    """FAISS ``IndexIVFFlat`` over inner products (cosine on unit vectors), trained on the vectors given."""
+    """FAISS ``IndexIVFFlat`` over inner products (cosine on unit vectors): k-means cells trained on (a sample
+    of) the vectors given, found through an HNSW graph of the cell centres (IVF-HNSW)."""
 
     def __init__(self, dim: int, vectors: FloatArray, nlist: int, nprobe: int, seed: int = 0) -> None:
         self.dim = dim
@@ -52,13 +56,12 @@ class IvfIndex:
         sample = (
             vectors if n_train == len(vectors) else vectors[rng.choice(len(vectors), n_train, replace=False)]
         )
-        quantizer = faiss.IndexFlatIP(dim)
-        self._index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        self._quantizer = faiss.IndexHNSWFlat(dim, HNSW_LINKS, faiss.METRIC_INNER_PRODUCT)
+        self._index = faiss.IndexIVFFlat(self._quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
         self._index.cp.niter = KMEANS_ITERATIONS
         self._index.cp.seed = seed
         self._index.train(np.ascontiguousarray(sample, np.float32))
-        self._index.nprobe = nprobe
-        self._quantizer = quantizer  # the IVF index refers to it: keep it alive
+        self.nprobe = nprobe
 
     @property
     def nprobe(self) -> int:
@@ -67,11 +70,17 @@ class IvfIndex:
     @nprobe.setter
     def nprobe(self, value: int) -> None:
         self._index.nprobe = value
+        self._quantizer.hnsw.efSearch = max(64, 2 * value)  # the graph must yield the nprobe nearest cells
 
     def add(self, ids: IntArray, vectors: FloatArray) -> None:
         if vectors.shape != (len(ids), self.dim):
             raise ValueError(f"vectors have shape {vectors.shape}, expected ({len(ids)}, {self.dim})")
-        self._index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.asarray(ids, np.int64))
+        # A new vector needs only its one nearest cell: a narrower walk of the graph than a query's.
+        self._quantizer.hnsw.efSearch = ADD_EF_SEARCH
+        try:
+            self._index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.asarray(ids, np.int64))
+        finally:
+            self.nprobe = self.nprobe
 
     def remove(self, ids: IntArray) -> int:
         return int(self._index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, np.int64))))

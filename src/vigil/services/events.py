@@ -38,10 +38,21 @@ class _TrackKey:
 class EventRecorder:
     """Writes events of camera workers to the store; returns the alerts raised on the way."""
 
-    def __init__(self, db: Database, media: MediaStore, router: AlertRouter, model_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        media: MediaStore,
+        router: AlertRouter,
+        model_id: str,
+        *,
+        keep_unmatched: bool = True,
+    ) -> None:
+        """``keep_unmatched`` False (``retention.unmatched_hours: 0``): a face that matched no list leaves
+        no crop and no embedding on disk, only its event row (times), which the next purge deletes."""
         self._db = db
         self._media = media
         self._router = router
+        self._keep_unmatched = keep_unmatched
         self._model_id = model_id
         self._open: dict[_TrackKey, int] = {}
         self._shot_of: dict[int, int] = {}  # event id -> frame index of its stored best shot
@@ -60,7 +71,9 @@ class EventRecorder:
         crops = {
             id(e.best_shot): self._store_crop(e.best_shot)
             for e in batch.events
-            if e.best_shot is not None and self._is_new_shot(batch, e.track_id, e.best_shot)
+            if e.best_shot is not None
+            and self._keeps(e)
+            and self._is_new_shot(batch, e.track_id, e.best_shot)
         }
         ended: list[tuple[int, FloatArray]] = []
         with self._db.write() as s:
@@ -84,7 +97,7 @@ class EventRecorder:
                     continue
                 event.end_at = _at(batch, ev.end_ms)
                 shot = ev.best_shot
-                if shot is not None and self._shot_of.get(event_id) != shot.frame_index:
+                if shot is not None and self._keeps(ev) and self._shot_of.get(event_id) != shot.frame_index:
                     self._shot_of[event_id] = shot.frame_index
                     s.add(
                         EventShot(
@@ -99,7 +112,7 @@ class EventRecorder:
                     alerts.append(alert)
                 if ev.kind is EventKind.END:
                     self._forget(key)
-                    if ev.decision is not None and ev.decision.vector is not None:
+                    if ev.decision is not None and ev.decision.vector is not None and self._keeps(ev):
                         ended.append((event_id, ev.decision.vector))
         if ended:
             self._on_archived(
@@ -111,7 +124,7 @@ class EventRecorder:
         self, session: Session, event: Event, ev: FaceEvent, batch: CameraEvents, now: datetime
     ) -> Alert | None:
         d = ev.decision
-        if d is not None and d.vector is not None:
+        if d is not None and d.vector is not None and self._keeps(ev):
             event.embedding = np.asarray(d.vector, "<f4").tobytes()  # the track's latest template
         if ev.kind is not EventKind.UPDATE or d is None or d.candidate is None or ev.best_shot is None:
             return None
@@ -123,6 +136,10 @@ class EventRecorder:
             event.id, batch.camera_id, int(d.identity), d.score, d.margin, _wall(ev.best_shot)
         )
         return self._router.consider(session, sighting, now)
+
+    def _keeps(self, ev: FaceEvent) -> bool:
+        """Whether this track's face may be written to disk (crop, embedding)."""
+        return self._keep_unmatched or (ev.decision is not None and ev.decision.identity is not None)
 
     def _is_new_shot(self, batch: CameraEvents, track_id: int, shot: FaceShot) -> bool:
         event_id = self._open.get(_TrackKey(batch.camera_id, batch.run, track_id))

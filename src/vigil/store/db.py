@@ -35,6 +35,7 @@ def _sqlite_setup(engine: Engine) -> None:
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=FULL",
             "PRAGMA foreign_keys=ON",
+            "PRAGMA secure_delete=ON",  # deleted rows are zeroed, not left in free pages (retention)
             f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
         ):
             cur.execute(pragma)
