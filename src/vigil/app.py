@@ -43,6 +43,7 @@ from vigil.runtime.supervisor import CameraSupervisor
 from vigil.runtime.worker import CameraWorker
 from vigil.search.archive import Archive, LiveArchive
 from vigil.search.index import IvfSettings
+from vigil.search.retro import RetroSearch
 from vigil.search.service import PhotoSearch
 from vigil.services.alerts import AlertService
 from vigil.services.cameras import CameraService
@@ -210,9 +211,14 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     dim = DlibResNetEmbedder.dim
     archive = LiveArchive(lambda: Archive.load(store.db, model_id, dim, ivf_settings(cfg.search)))
     recorder.on_archived(archive.add)
+    gallery = FreshGallery(store.db, model_id, dim)
+    retro = RetroSearch(
+        store.db, router, archive=archive.get, gallery=gallery.get, days=cfg.search.retro_days,
+        default_threshold=cfg.match.threshold,
+    )  # fmt: skip
     live = LiveService(
         config=cfg, supervisor=supervisor, recorder=recorder, dispatcher=dispatcher, hub=hub, cameras=cameras,
-        alerts=alerts, registry=registry, links=links, archive=archive,
+        alerts=alerts, registry=registry, links=links, archive=archive, gallery=gallery, retro=retro,
         retention=RetentionPurge(store.db, store.media, cfg.retention, forget=archive.remove),
     )  # fmt: skip
     registry.register(LiveCollector(supervisor, dispatcher, outbox, hub, cameras.names))
@@ -268,10 +274,7 @@ def build_api_state(config: VigilConfig, store: Store, users: UserService, live:
     """The services the API routes use. The face models are loaded at the first enrolment or search (the
     live service's archive at the first search)."""
     engine = LazyEngine(config)
-    model_id, dim = model_id_for(config.embed.flip), DlibResNetEmbedder.dim
-    search = store.photo_search(
-        lambda: engine().stills, FreshGallery(store.db, model_id, dim).get, live.archive.get
-    )
+    search = store.photo_search(lambda: engine().stills, live.gallery.get, live.archive.get)
     return ApiState(
         config=config, db=store.db, media=store.media, users=users, live=live, lists=store.lists,
         people=store.people, history=EventHistory(store.db), scopes=AlertScopes(store.db), search=search,

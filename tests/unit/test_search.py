@@ -17,18 +17,21 @@ from sqlalchemy import select
 
 from tests.api_kit import Api, bearer
 from tests.helpers import read_bgr
+from vigil.alerts.outbox import Outbox
+from vigil.alerts.router import AlertRouter
 from vigil.app import Engine, Store, open_store
-from vigil.config import StoreConfig, VigilConfig
+from vigil.config import AlertsConfig, MatchConfig, StoreConfig, VigilConfig
 from vigil.errors import BadInput
 from vigil.evaluate.synthetic_gallery import SyntheticGallery, make_probes
 from vigil.search.archive import Archive
 from vigil.search.index import ArchiveIndex, IvfSettings
+from vigil.search.retro import RetroSearch
 from vigil.search.service import ChooseFace, PhotoSearch, SearchFilter, SearchRequest
 from vigil.services.enrol import EnrolRequest, Photo
 from vigil.services.gallery import load_gallery
 from vigil.services.lists import ListSettings
 from vigil.store.media import sha256_hex
-from vigil.store.tables import AuditEntry, Camera, Event, Role
+from vigil.store.tables import AuditEntry, Camera, Event, OutboxMessage, Role
 
 PEOPLE = ["Colin_Powell", "Tony_Blair", "Gerhard_Schroeder", "Ariel_Sharon", "Donald_Rumsfeld"]
 BASE = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -228,3 +231,42 @@ def test_an_archive_replaces_a_template_read_while_its_track_was_open() -> None:
     assert len(archive) == 2
     assert archive.search(v[2], 1)[0][0] == 2
     assert next(score for event, score in archive.search(v[1], 2) if event == 2) < 0.5, "the old one is gone"
+
+
+def test_putting_a_person_on_a_list_raises_retro_alerts_for_earlier_sightings(
+    scene: Scene, lfw_images: Path
+) -> None:
+    store, engine = scene.store, scene.engine
+    store.lists.create("ines", "wanted", ListSettings(), "case")
+    enrolled = store.enrolment(engine).enrol(
+        "ines", EnrolRequest("wanted", "Colin Powell", "case", (probe(lfw_images, "Colin_Powell"),))
+    )
+    router = AlertRouter(
+        AlertsConfig(cooldown_s=3600), MatchConfig(), Outbox(store.db), ["mqtt"], lambda i: None
+    )
+    archive = Archive.load(store.db, engine.model_id, engine.dim)
+    gallery = load_gallery(store.db, engine.model_id, engine.dim)
+
+    def retro(days: float) -> RetroSearch:
+        return RetroSearch(
+            store.db,
+            router,
+            archive=lambda: archive,
+            gallery=lambda: gallery,
+            days=days,
+            default_threshold=0.92,
+        )
+
+    later = BASE + timedelta(days=20)
+    assert retro(7).run(enrolled.person_id, now=later) == [], "his sightings are older than 7 days"
+    alerts = retro(30).run(enrolled.person_id, now=later)
+    assert sorted(a.event_id for a in alerts) == sorted(scene.sightings["Colin_Powell"]), (
+        "each earlier sighting is an alert (no cool-down between them)"
+    )
+    assert all(a.retro and a.payload()["retro"] is True and a.person == "Colin Powell" for a in alerts)
+    with store.db.read() as s:
+        flagged = s.scalars(select(Event.id).where(Event.retro.is_(True))).all()
+        queued = s.scalars(select(OutboxMessage.key)).all()
+    assert sorted(flagged) == sorted(scene.sightings["Colin_Powell"])
+    assert sorted(queued) == sorted(f"alert-{i}" for i in flagged), "delivered like any alert"
+    assert retro(30).run(enrolled.person_id, now=later) == [], "an alerted sighting is not alerted twice"

@@ -47,6 +47,7 @@ class Alert:
     raised_at: datetime
     status: EventStatus
     image_url: str | None
+    retro: bool = False  # raised later on an earlier sighting, when the person was put on a list
 
     def payload(self) -> dict[str, Any]:
         """Flat JSON (Home Assistant templates read ``value_json.person`` etc.)."""
@@ -70,6 +71,7 @@ class Alert:
             "raised_at": self.raised_at.isoformat(),
             "status": self.status.value,
             "image_url": self.image_url,
+            "retro": self.retro,
         }
 
 
@@ -83,6 +85,7 @@ class Sighting:
     score: float
     margin: float
     seen_at: datetime
+    retro: bool = False  # found by searching the archive for a person just put on a list
 
 
 class AlertRouter:
@@ -111,8 +114,8 @@ class AlertRouter:
         if chosen is None:
             return None
         watchlist, threshold = chosen
-        if self._cooling_down(session, sighting, now):
-            return None
+        if not sighting.retro and self._cooling_down(session, sighting, now):
+            return None  # (each earlier sighting found for a new entry is its own alert)
         event.person_id = sighting.person_id
         event.watchlist_id = watchlist.id
         event.severity = watchlist.severity
@@ -120,6 +123,7 @@ class AlertRouter:
         event.alerted_at = now
         event.frame_at = sighting.seen_at
         event.status = EventStatus.NEW
+        event.retro = sighting.retro
         camera = session.get(Camera, sighting.camera_id)
         person = session.get(Person, sighting.person_id)
         session.flush()
@@ -141,6 +145,7 @@ class AlertRouter:
             raised_at=now,
             status=EventStatus.NEW,
             image_url=self._image_url(event.id),
+            retro=sighting.retro,
         )
         self.enqueue(session, alert, "alert", now)
         return alert

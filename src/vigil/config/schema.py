@@ -323,6 +323,13 @@ class SearchConfig(_Strict):
         description="Candidates scoring below this are not shown unless a search asks (default: the "
         "calibrated match threshold; lower it to see weaker candidates, with more strangers among them).",
     )
+    retro_days: float = Field(
+        7.0,
+        ge=0,
+        le=3650,
+        description="When a person is put on a list, the archive of this many past days is searched and "
+        "their earlier sightings raise retro-alerts (marked as such); 0: off.",
+    )
     ivf_min_faces: int = Field(
         200_000, ge=1_000, description="Exact search of the archive below this many faces, FAISS IVF above."
     )

@@ -20,9 +20,11 @@ from vigil.runtime.messages import CameraEvents, CameraFailed
 from vigil.runtime.metrics import alert_latency
 from vigil.runtime.supervisor import CameraSupervisor
 from vigil.search.archive import LiveArchive
+from vigil.search.retro import RetroSearch
 from vigil.services.alerts import AlertService, AlertView
 from vigil.services.cameras import CameraService
 from vigil.services.events import EventRecorder
+from vigil.services.gallery import FreshGallery
 from vigil.services.links import MediaLinks
 from vigil.services.retention import RetentionPurge
 
@@ -43,6 +45,8 @@ class LiveService:
         registry: CollectorRegistry,
         links: MediaLinks,
         archive: LiveArchive,
+        gallery: FreshGallery,
+        retro: RetroSearch,
         retention: RetentionPurge,
     ) -> None:
         self.config = config
@@ -56,6 +60,8 @@ class LiveService:
         self.registry = registry
         self.links = links
         self.archive = archive
+        self.gallery = gallery
+        self.retro = retro
         self.retention = retention
         self._stop_purging = threading.Event()
         self._purger: threading.Thread | None = None
@@ -112,6 +118,15 @@ class LiveService:
             self._announce(alert)
         if raised:
             self.dispatcher.wake()
+
+    def retro_alerts(self, person_id: int) -> int:
+        """Search the archive for a person just put on a list; announce the retro-alerts raised."""
+        raised = self.retro.run(person_id)
+        for alert in raised:
+            self.hub.publish(alert.payload())  # not an alert latency: the sighting is old by design
+        if raised:
+            self.dispatcher.wake()
+        return len(raised)
 
     def on_failed(self, failure: CameraFailed) -> None:
         self.camera_errors[failure.camera_id] = failure.error

@@ -78,6 +78,7 @@ def load_alert(
         raised_at=as_utc(event.alerted_at),
         status=event.status,
         image_url=image_url(event.id),
+        retro=event.retro,
     )
 
 

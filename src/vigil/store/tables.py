@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -227,6 +228,8 @@ class Event(Base):
     # The track's template (the mean of its embedded shots, float32 little-endian, of model_id): what
     # searches of the archive compare a photo with.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # An alert raised later, when the person was put on a list and the archive searched for them.
+    retro: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.NEW)
     status_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -26,6 +26,7 @@ def alert_public(view: AlertView) -> AlertPublic:
         awaiting_second_confirmation=view.awaiting_second_confirmation,
         reviews=[ReviewPublic(username=r.username, action=r.action.value, note=r.note, at=r.at)
                  for r in view.reviews],
+        retro=a.retro,
     )  # fmt: skip
 
 

@@ -147,9 +147,10 @@ async def enrol_person(  # noqa: PLR0917 (form fields come by name)
     except EnrolmentRejected as exc:
         verdicts = [verdict_public(v).model_dump() for v in exc.verdicts]
         return JSONResponse(error_body(str(exc), verdicts=verdicts), status.HTTP_422_UNPROCESSABLE_CONTENT)
+    retro = await run_in_threadpool(state.live.retro_alerts, result.person_id)
     return EnrolPublic(
         person_id=result.person_id, name=result.name, watchlist=result.list_name, created=result.created,
-        verdicts=[verdict_public(v) for v in result.verdicts],
+        verdicts=[verdict_public(v) for v in result.verdicts], retro_alerts=retro,
     )  # fmt: skip
 
 

@@ -94,6 +94,7 @@ class AlertPublic(BaseModel):
     confirmations_needed: int
     awaiting_second_confirmation: bool
     reviews: list[ReviewPublic]
+    retro: bool = Field(False, description="Raised later on an earlier sighting (a retro-alert).")
 
 
 class AlertReview(_In):

@@ -82,3 +82,6 @@ class EnrolPublic(BaseModel):
     watchlist: str
     created: bool = Field(description="True when the person is new.")
     verdicts: list[VerdictPublic]
+    retro_alerts: int = Field(
+        0, description="Earlier sightings (last search.retro_days) that raised retro-alerts just now."
+    )

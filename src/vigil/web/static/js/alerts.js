@@ -217,6 +217,17 @@ export function alertCard(alert, ctx) {
       listChip(alert.watchlist, alert.colour, "alert-watchlist"),
       severityBadge(alert.severity, "alert-severity"),
       statusBadge(alert.status, "alert-status"),
+      alert.retro
+        ? h(
+            "span",
+            {
+              class: "badge retro",
+              "data-testid": "alert-retro",
+              title: "Raised when this person was put on the list: the sighting is from before.",
+            },
+            "Earlier sighting",
+          )
+        : null,
     ),
   );
 
