@@ -21,6 +21,7 @@ from vigil.alerts.outbox import Outbox
 from vigil.alerts.router import AlertRouter
 from vigil.alerts.sink import Sink
 from vigil.alerts.webhook import WebhookSink
+from vigil.alerts.webhook import sink_name as webhook_sink_name
 from vigil.api.app import create_app
 from vigil.api.state import ApiState
 from vigil.bestshot import BestShotSelector
@@ -49,6 +50,7 @@ from vigil.services.alerts import AlertService
 from vigil.services.cameras import CameraService
 from vigil.services.enrol import EnrolmentDesk, EnrolmentService
 from vigil.services.events import EventRecorder
+from vigil.services.footage import FootageImport
 from vigil.services.gallery import FreshGallery, gallery_fingerprint, load_gallery
 from vigil.services.history import EventHistory
 from vigil.services.links import MediaLinks, load_or_create_key
@@ -179,6 +181,42 @@ def open_store(config: VigilConfig, *, create: bool = True) -> Store:
     return Store(config, db, media, ListService(db), PeopleService(db, media))
 
 
+def media_links(config: VigilConfig) -> MediaLinks:
+    """Signed best-shot links (the key lives in the data dir, shared by every process of this store)."""
+    server = config.server
+    return MediaLinks(
+        load_or_create_key(data_dir(config.store) / "link.key"),
+        server.public_url or f"http://{server.host}:{server.port}",
+        server.image_link_hours * 3600,
+    )
+
+
+def build_sinks(config: VigilConfig) -> list[Sink]:
+    """The alert channels besides the WebSocket: the configured webhooks, and MQTT."""
+    timeout = config.alerts.delivery.timeout_s
+    sinks: list[Sink] = [WebhookSink(w, timeout) for w in config.alerts.webhooks]
+    if config.alerts.mqtt is not None:
+        sinks.append(MqttSink(config.alerts.mqtt, timeout))
+    return sinks
+
+
+def sink_names(config: VigilConfig) -> list[str]:
+    """The configured channels' names, without connecting to them (outbox rows are keyed by them)."""
+    names = [webhook_sink_name(w) for w in config.alerts.webhooks]
+    return names + ([MqttSink.name] if config.alerts.mqtt is not None else [])
+
+
+def build_footage(config: VigilConfig, store: Store, engine: Engine) -> FootageImport:
+    """Recorded footage into ``store``: its alerts wait in the outbox for a running ``vigil serve``."""
+    names = sink_names(config)
+    router = AlertRouter(
+        config.alerts, config.match, Outbox(store.db), names, media_links(config).event_image
+    )
+    keep = config.retention.unmatched_hours > 0
+    recorder = EventRecorder(store.db, store.media, router, engine.model_id, keep_unmatched=keep)
+    return FootageImport(store.db, engine, recorder, match=config.match)
+
+
 def build_live(config: VigilConfig, store: Store, workers: int | None = None) -> LiveService:
     """The live service over ``store``: camera workers, recorder, alert router, deliveries, metrics.
 
@@ -186,17 +224,9 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     """
     cfg = config
     model_id = model_id_for(cfg.embed.flip)
-    server = cfg.server
-    links = MediaLinks(
-        load_or_create_key(data_dir(cfg.store) / "link.key"),
-        server.public_url or f"http://{server.host}:{server.port}",
-        server.image_link_hours * 3600,
-    )
+    links = media_links(cfg)
     outbox = Outbox(store.db)
-    timeout = cfg.alerts.delivery.timeout_s
-    sinks: list[Sink] = [WebhookSink(w, timeout) for w in cfg.alerts.webhooks]
-    if cfg.alerts.mqtt is not None:
-        sinks.append(MqttSink(cfg.alerts.mqtt, timeout))
+    sinks = build_sinks(cfg)
     router = AlertRouter(cfg.alerts, cfg.match, outbox, [s.name for s in sinks], links.event_image)
     n_workers = workers or cfg.live.workers or os.cpu_count() or 1
     cfg = cfg.model_copy(update={"live": cfg.live.model_copy(update={"workers": n_workers})})

@@ -136,6 +136,11 @@ def _redact_httpx_log() -> None:
         httpx_log.addFilter(_RedactUrls())
 
 
+def sink_name(config: WebhookConfig) -> str:
+    """The webhook's name in the outbox (its rows are keyed by sink)."""
+    return f"webhook:{config.name}"
+
+
 class WebhookSink:
     """Delivers outbox messages to one webhook receiver; 2xx is delivered, anything else is retried.
 
@@ -156,7 +161,7 @@ class WebhookSink:
         Raises:
             ConfigError: a ``whsec_`` secret that is not base64.
         """
-        self.name = f"webhook:{config.name}"
+        self.name = sink_name(config)
         self._url = config.url
         self._secret = config.secret
         secret_bytes(self._secret)  # a malformed whsec_ secret fails now, not at the first alert

@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, TextIO
 
@@ -15,13 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vigil.annotate import FrameBoxes, write_annotated
-from vigil.app import Engine, build_engine
+from vigil.app import Engine, build_engine, build_footage, open_store
 from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
 from vigil.config import VigilConfig
 from vigil.errors import BadInput, SourceError, VigilError
 from vigil.ingest import open_source
 from vigil.match.watchlist import Watchlist
 from vigil.samples import DATA_ENV, SAMPLE_CLIP, data_dir, sample_watchlist
+from vigil.services.footage import FootageImport, filmed_at
 from vigil.types import Decision, EventKind, FaceEvent
 
 log = logging.getLogger(__name__)
@@ -168,9 +170,65 @@ def run_scan(
         console.print(f"[yellow]{len(videos) - processed} of {len(videos)} inputs failed; see above[/]")
 
 
+def _store_one(footage: FootageImport, path: Path, camera: str, began: datetime, cfg: VigilConfig) -> str:
+    source = open_source(path, cfg.ingest, camera)
+    columns = (TextColumn(f"[bold]{path.name}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=console, transient=True) as bar:
+            task = bar.add_task("store", total=source.length)
+            report = footage.run(source, camera, began, lambda n: bar.update(task, completed=n))
+    finally:
+        source.close()
+    return (
+        f"{path.name} → camera {report.camera!r} from {report.start.isoformat()}: {report.frames} frames, "
+        f"{report.tracks} tracks, {report.identified} identified, {report.alerts} alerts"
+    )
+
+
+def run_store_scan(cfg: VigilConfig, videos: list[str], camera: str, start: datetime | None) -> None:
+    """Footage into the archive as events of the virtual camera ``camera``, matched against the store."""
+    if start is not None and len(videos) > 1:
+        raise typer.BadParameter("--start takes one video (each file has its own time)", param_hint="--start")
+    try:
+        engine = build_engine(cfg)
+        footage = build_footage(cfg, open_store(cfg), engine)
+    except VigilError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    processed = 0
+    for spec in videos:
+        path = Path(spec)
+        try:
+            if not path.is_file():
+                raise BadInput(spec, "--store takes video files (recorded footage), not streams or folders")
+            out_console.print(_store_one(footage, path, camera, start or filmed_at(path), cfg), markup=False)
+            processed += 1
+        except (SourceError, BadInput) as exc:
+            console.print(f"[red]error:[/] {exc}")
+    if processed == 0:
+        console.print("[red]nothing could be processed[/]")
+        raise typer.Exit(1)
+
+
 def scan(
     videos: Annotated[list[str], typer.Argument(help="Video files, image folders or stream URLs.")],
-    watchlist: Annotated[Path, typer.Option("--watchlist", "-w", help="Folder of <name>/<photo> files.")],
+    watchlist: Annotated[
+        Path | None, typer.Option("--watchlist", "-w", help="Folder of <name>/<photo> files.")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Record the footage in the archive as events of this virtual camera, matched against the "
+            "store's watchlists (alerts go out through a running `vigil serve`).",
+        ),
+    ] = None,
+    start: Annotated[
+        datetime | None,
+        typer.Option(
+            help="With --store: when the video began (ISO, with zone) [its creation time, else mtime]."
+        ),
+    ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Also write one JSON line per track here.")
     ] = None,
@@ -187,13 +245,20 @@ def scan(
     config: ConfigOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:
-    """Find and identify watchlisted people in videos: one line per track (who, when, how sure)."""
+    """Find and identify watchlisted people in videos: one line per track (who, when, how sure); or, with
+    --store, record them in the archive (searchable, alerting) as a virtual camera."""
+    if (watchlist is None) == (store is None):
+        raise typer.BadParameter("give --watchlist (a folder) or --store (a camera name), one of them")
     overrides: dict[str, dict[str, object]] = {}
     if threshold is not None:
         overrides["match"] = {"threshold": threshold}
     if detect_every is not None:
         overrides["pipeline"] = {"detect_every": detect_every}
-    run_scan(load_cli_config(config, model_dir, overrides), videos, watchlist, out, annotate, crops)
+    cfg = load_cli_config(config, model_dir, overrides)
+    if store is not None:
+        run_store_scan(cfg, videos, store, start)
+    elif watchlist is not None:
+        run_scan(cfg, videos, watchlist, out, annotate, crops)
 
 
 def demo(
