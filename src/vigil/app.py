@@ -51,6 +51,7 @@ from vigil.services.cameras import CameraService
 from vigil.services.enrol import EnrolmentDesk, EnrolmentService
 from vigil.services.events import EventRecorder
 from vigil.services.footage import FootageImport
+from vigil.services.footage_jobs import FootageJobs
 from vigil.services.gallery import FreshGallery, gallery_fingerprint, load_gallery
 from vigil.services.history import EventHistory
 from vigil.services.links import MediaLinks, load_or_create_key
@@ -277,6 +278,7 @@ class Server:
 
     app: FastAPI
     live: LiveService
+    jobs: FootageJobs
     bootstrap: Bootstrap | None
 
 
@@ -305,9 +307,14 @@ def build_api_state(config: VigilConfig, store: Store, users: UserService, live:
     live service's archive at the first search)."""
     engine = LazyEngine(config)
     search = store.photo_search(lambda: engine().stills, live.gallery.get, live.archive.get)
+    jobs = FootageJobs(
+        store.db, store.media, lambda: build_footage(config, store, engine()), config.ingest,
+        max_upload_bytes=int(config.server.max_upload_mb * 1e6),
+    )  # fmt: skip
     return ApiState(
         config=config, db=store.db, media=store.media, users=users, live=live, lists=store.lists,
         people=store.people, history=EventHistory(store.db), scopes=AlertScopes(store.db), search=search,
+        footage=jobs,
         enrolment=EnrolmentDesk(lambda: store.enrolment(engine()), lambda: gallery_fingerprint(store.db)),
     )  # fmt: skip
 
@@ -318,4 +325,5 @@ def build_server(config: VigilConfig, workers: int | None = None) -> Server:
     users = UserService(store.db, config.server.session_hours)
     bootstrap = users.bootstrap_admin()
     live = build_live(config, store, workers)
-    return Server(create_app(build_api_state(config, store, users, live)), live, bootstrap)
+    state = build_api_state(config, store, users, live)
+    return Server(create_app(state), live, state.footage, bootstrap)

@@ -283,3 +283,25 @@ def test_the_alert_feed_survives_removing_a_person_who_had_alerts(api: Api) -> N
     assert r.status_code == 404 and "removed" in r.json()["error"]
     history = api.client.get("/events", params={"decision": "alert"}, headers=api.admin).json()
     assert history["total"] == 3, "the history keeps the sightings"
+
+
+FILMED = "2016-03-14T19:30:00+00:00"
+
+
+def test_footage_through_the_api(api: Api, hamilton_clip: Path) -> None:
+    viewer = bearer(api.user("vera", Role.VIEWER))
+    operator = bearer(api.user("otto", Role.OPERATOR))
+    files = {"video": (hamilton_clip.name, hamilton_clip.read_bytes(), "video/mp4")}
+    form = {"camera": "lobby", "reason": "case 7", "start": FILMED}
+    assert api.client.post("/footage", data=form, files=files, headers=viewer).status_code == 403
+    r = api.client.post("/footage", data=form, files=files, headers=operator)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["status"] == "queued" and job["start_at"].startswith("2016-03-14T19:30")
+    assert api.client.get(f"/footage/jobs/{job['id']}", headers=viewer).json()["id"] == job["id"]
+    assert [j["id"] for j in api.client.get("/footage/jobs", headers=viewer).json()] == [job["id"]]
+    r = api.client.post(f"/footage/jobs/{job['id']}/cancel", params={"reason": "test"}, headers=operator)
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    bad = {"video": ("notes.txt", b"hello", "text/plain")}
+    r = api.client.post("/footage", data=form, files=bad, headers=operator)
+    assert r.status_code == 422 and "not a video" in r.json()["error"]

@@ -18,6 +18,7 @@ from vigil.api.routes import (
     auth,
     cameras,
     events,
+    footage,
     health,
     live,
     people,
@@ -32,7 +33,7 @@ STATIC_PATH = "/static"
 PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media, web.router)
 AUTHENTICATED: tuple[APIRouter, ...] = (
     auth.router, users.router, cameras.router, alerts.router, live.router, watchlists.router,
-    people.router, events.router, search.router,
+    people.router, events.router, search.router, footage.router,
 )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from vigil.config import VigilConfig
 from vigil.runtime.service import LiveService
 from vigil.search.service import PhotoSearch
 from vigil.services.enrol import EnrolmentDesk
+from vigil.services.footage_jobs import FootageJobs
 from vigil.services.history import EventHistory
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
@@ -36,3 +37,4 @@ class ApiState:
     history: EventHistory
     scopes: AlertScopes
     search: PhotoSearch
+    footage: FootageJobs

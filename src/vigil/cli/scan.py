@@ -176,7 +176,7 @@ def _store_one(footage: FootageImport, path: Path, camera: str, began: datetime,
     try:
         with Progress(*columns, console=console, transient=True) as bar:
             task = bar.add_task("store", total=source.length)
-            report = footage.run(source, camera, began, lambda n: bar.update(task, completed=n))
+            report = footage.run(source, camera, began, lambda n, _t: bar.update(task, completed=n))
     finally:
         source.close()
     return (

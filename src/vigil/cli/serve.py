@@ -49,6 +49,7 @@ def serve(
         built.live.stop()
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
+    built.jobs.start()  # footage uploaded earlier (or interrupted by the last stop) resumes
     try:
         uvicorn.Server(
             uvicorn.Config(
@@ -56,4 +57,5 @@ def serve(
             )
         ).run()
     finally:
+        built.jobs.stop()
         built.live.stop()

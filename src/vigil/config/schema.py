@@ -177,6 +177,9 @@ class ServerConfig(_Strict):
     image_link_hours: float = Field(
         24.0, gt=0, le=24 * 30, description="How long a signed best-shot image link in an alert stays valid."
     )
+    max_upload_mb: float = Field(
+        4096.0, gt=0, le=1 << 20, description="Largest video accepted by POST /footage, in MB."
+    )
 
 
 class LiveConfig(_Strict):

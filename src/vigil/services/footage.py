@@ -45,6 +45,7 @@ class FootageReport:
     tracks: int
     identified: int  # tracks decided as someone on a list
     alerts: int
+    last_ms: int  # video time of the last frame processed
 
 
 class FootageImport:
@@ -82,9 +83,17 @@ class FootageImport:
             return row.id
 
     def run(
-        self, source: Source, camera: str, start: datetime, progress: Callable[[int], None] = lambda _n: None
+        self,
+        source: Source,
+        camera: str,
+        start: datetime,
+        progress: Callable[[int, int], None] = lambda _n, _t: None,
+        *,
+        skip_until_ms: int = 0,
     ) -> FootageReport:
-        """Process every frame of ``source``; each frame is stamped ``start`` + its presentation time."""
+        """Process the frames of ``source``, each stamped ``start`` + its presentation time; those before
+        ``skip_until_ms`` are only decoded (resuming a job). ``progress(frames, t_ms)`` after each frame
+        may raise to stop."""
         if start.utcoffset() is None:
             raise BadInput("start", f"{start.isoformat()} has no time zone")
         camera_id = self.camera(camera)
@@ -111,11 +120,17 @@ class FootageImport:
                     identified += int(ev.decision is not None and ev.decision.identity is not None)
 
         for decoded in source.frames():
+            frames += 1
+            if decoded.t_ms < skip_until_ms:
+                continue
             frame = replace(decoded, captured_at=t0 + decoded.t_ms / 1000)  # filmed then, not decoded now
             last_t_ms = frame.t_ms
-            record(pipeline.process(frame).events)
-            frames += 1
-            progress(frames)
+            try:
+                record(pipeline.process(frame).events)
+                progress(frames, last_t_ms)
+            except BaseException:
+                record(pipeline.finish())  # the tracks so far end here
+                raise
         record(pipeline.finish())
         log.info(
             "footage %s: %d frames, %d tracks, %d identified, %d alerts",
@@ -125,7 +140,7 @@ class FootageImport:
             identified,
             alerts,
         )
-        return FootageReport(camera, camera_id, start, frames, tracks, identified, alerts)
+        return FootageReport(camera, camera_id, start, frames, tracks, identified, alerts, last_t_ms)
 
 
 def filmed_at(path: Path) -> datetime:

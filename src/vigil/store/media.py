@@ -12,6 +12,7 @@ import os
 import tempfile
 import time
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
 from vigil.errors import BadInput
 
@@ -53,6 +54,37 @@ class MediaStore:
                 f.flush()
                 os.fsync(f.fileno())
             Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return rel
+
+    def put_stream(self, kind: str, stream: BinaryIO, suffix: str, max_bytes: int) -> str:
+        """Store a (large) upload read from ``stream`` in chunks; named by content like :meth:`put`.
+
+        Raises:
+            BadInput: more than ``max_bytes`` (nothing is kept).
+        """
+        if not kind.isidentifier() or not suffix.startswith(".") or not suffix[1:].isalnum():
+            raise BadInput(f"{kind}{suffix}", "invalid media kind or suffix")
+        folder = self.root / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        digest, size = hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as f:
+                while chunk := stream.read(1 << 20):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise BadInput(kind, f"the upload is larger than {max_bytes / 1e6:.0f} MB")
+                    digest.update(chunk)
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            hexd = digest.hexdigest()
+            rel = f"{kind}/{hexd[:2]}/{hexd}{suffix.lower()}"
+            (self.root / rel).parent.mkdir(parents=True, exist_ok=True)
+            Path(tmp).replace(self.root / rel)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -284,6 +284,40 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class FootageJob(Base):
+    """An uploaded video to be processed into the archive (a virtual camera), run by ``vigil serve``.
+
+    ``done_ms`` is the video time processed so far: a job interrupted by a restart resumes from there.
+    """
+
+    __tablename__ = "footage_jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    camera: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    file_path: Mapped[str | None] = mapped_column(String(255), nullable=True)  # media path; None once done
+    start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # when the video was filmed
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), index=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    frames_done: Mapped[int] = mapped_column(Integer, default=0)
+    frames_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    done_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    tracks: Mapped[int] = mapped_column(Integer, default=0)
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class OutboxMessage(Base):
     """An alert waiting for (or done with) delivery to one sink: a webhook or the MQTT broker.
 
