@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.app import Engine, build_engine
+from vigil.cli.bench_identify import identify
 from vigil.cli.bench_live import live
 from vigil.cli.bench_search import search
 from vigil.cli.bench_store import store
@@ -287,3 +288,4 @@ def pipeline(
 bench_app.command("store")(store)
 bench_app.command("live")(live)
 bench_app.command("search")(search)
+bench_app.command("identify")(identify)

@@ -1,0 +1,208 @@
+"""`vigil bench identify`: open-set 1:N identification on LFW through Vigil's own gallery search."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import platformdirs
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.config import VigilConfig
+from vigil.embed.dlib_resnet import model_id_for
+from vigil.errors import VigilError
+from vigil.evaluate.embed_images import VectorCache, cache_key
+from vigil.evaluate.identify import FPIR_TARGETS, IdentifyResult, OperatingPoint, run_identify
+from vigil.evaluate.machine import Machine, machine_info
+from vigil.models import dlib_model_paths
+from vigil.samples import data_dir
+
+console = Console(width=None if sys.stdout.isatty() else 150, highlight=False)
+err_console = Console(stderr=True)
+
+
+def lfw_cache_path(config: VigilConfig, model_id: str) -> Path:
+    """The vector cache ``vigil eval lfw`` uses too, so that each LFW photo is embedded once."""
+    return Path(platformdirs.user_cache_dir("vigil")) / "eval" / f"lfw-{cache_key(config, model_id)}.npz"
+
+
+def identify(
+    lfw_dir: Annotated[
+        Path | None,
+        typer.Option("--lfw", help="LFW folder with images/ (default: $VIGIL_TEST_DATA/lfw)."),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Embedding processes.")] = max(
+        1, os.cpu_count() or 1
+    ),
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the FPIR/FNIR trade-off (PNG).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write every number to this JSON file.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Embed everything again.")] = False,
+    config: ConfigOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Open-set 1:N identification on LFW through Vigil's gallery search.
+
+    Gallery: photo 1 of the 1,680 people with 2+ photos. Mated probes: their photo 2. Non-mated probes:
+    the 4,069 people with one photo. Reports the rank-1 rate, TPIR/FNIR and FPIR at the configured
+    threshold and with Vigil's decision rule, and the FPIR/FNIR trade-off over thresholds 0.85-0.97.
+    """
+    started = time.perf_counter()
+    command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    cfg = load_cli_config(config, model_dir)
+    images = (lfw_dir or data_dir() / "lfw") / "images"
+    model_id = model_id_for(cfg.embed.flip)
+    cache = VectorCache(None if no_cache else lfw_cache_path(cfg, model_id))
+    cached = len(cache.items)
+    try:
+        dlib_model_paths()  # fail early, with advice, if the embedder is not installed
+        with Progress(
+            TextColumn("embedding LFW"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+        ) as bar:
+            task = bar.add_task("lfw", total=None)
+            result = run_identify(
+                cfg,
+                images,
+                cache,
+                model_id,
+                workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except VigilError as exc:
+        err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    seconds = time.perf_counter() - started
+    machine = machine_info()
+    _report(result, cfg, machine)
+    console.print(
+        f"{len(cache.items) - cached} photos embedded, the rest from the cache; {seconds:.0f} s in all"
+    )
+    console.print(f"machine: {machine.as_text()}")
+    console.print(f"command: {command}", markup=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "command": command,
+            "seconds": round(seconds, 1),
+            "embedded": len(cache.items) - cached,
+            "detector": cfg.detector.type,
+            "machine": machine.as_json(),
+            **result.as_json(),
+        }
+        out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        console.print(f"JSON: {out}")
+    if plot is not None:
+        plot_identify(result, plot, machine)
+        console.print(f"plot: {plot}")
+
+
+def _rate(value: float, num: int, den: int) -> tuple[str, str]:
+    return f"{value:.2%}", f"{num:,} / {den:,}"
+
+
+def _add_point(table: Table, label: str, p: OperatingPoint) -> None:
+    table.add_row(f"{label}: TPIR", *_rate(p.tpir, p.true_positive, p.mated))
+    table.add_row(f"{label}: FNIR", *_rate(p.fnir, p.mated - p.true_positive, p.mated))
+    table.add_row(
+        "  of which accepted as someone else", *_rate(p.wrong_person / p.mated, p.wrong_person, p.mated)
+    )
+    table.add_row(f"{label}: FPIR", *_rate(p.fpir, p.false_positive, p.non_mated), end_section=True)
+
+
+def _report(result: IdentifyResult, cfg: VigilConfig, machine: Machine) -> None:
+    t = result.at_threshold
+    fb = result.fallbacks
+    table = Table(
+        title=f"Open-set identification on LFW ({result.model_id}, {cfg.detector.type}; {machine.cpu})"
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("count", justify="right")
+    table.add_row(
+        "gallery (one photo per person)", f"{result.gallery_size:,}", f"fallback boxes: {fb.gallery}"
+    )
+    table.add_row("mated probes (photo 2)", f"{t.mated:,}", f"fallback boxes: {fb.mated}")
+    table.add_row("non-mated probes (not enrolled)", f"{t.non_mated:,}", f"fallback boxes: {fb.non_mated}")
+    table.add_row("rank-1 identification rate", *_rate(t.rank1_rate, t.rank1, t.mated), end_section=True)
+    _add_point(table, f"score ≥ {t.threshold:.2f}", t)
+    d = result.decided
+    _add_point(table, f"Vigil's rule (≥ {d.threshold:.2f}, margin ≥ {d.min_margin or 0:.2f})", d)
+    for target, p in zip(FPIR_TARGETS, result.at_fpir, strict=True):
+        table.add_row(
+            f"for FPIR ≤ {target:.1%}: threshold {p.threshold:.4f}, FNIR",
+            *_rate(p.fnir, p.mated - p.true_positive, p.mated),
+        )
+    console.print(table)
+    if result.decided == result.at_threshold:
+        console.print(
+            f"Vigil's rule gives the same decisions as the threshold alone (match.min_margin = "
+            f"{cfg.match.min_margin:g})."
+        )
+
+
+def plot_identify(result: IdentifyResult, out: Path, machine: Machine) -> None:
+    """FPIR and FNIR against the threshold, and FNIR against FPIR, with the configured threshold marked."""
+    curve, point = result.curve, result.at_threshold
+    floor = 0.5 / max(point.non_mated, 1)  # an FPIR of 0 drawn at half a probe, on the log axis
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120)
+    left.plot(curve.threshold, np.maximum(curve.fpir, floor), "-", color="C3", label="FPIR (non-mated)")
+    left.plot(curve.threshold, np.maximum(curve.fnir, floor), "-", color="C0", label="FNIR (mated)")
+    left.axvline(point.threshold, ls=":", color="0.4")
+    left.plot([point.threshold] * 2, [max(point.fpir, floor), max(point.fnir, floor)], "o", color="0.3")
+    left.annotate(
+        f"threshold {point.threshold:.2f}:\nFPIR {point.fpir:.2%}\nFNIR {point.fnir:.2%}",
+        (point.threshold, max(point.fnir, floor)),
+        textcoords="offset points",
+        xytext=(-8, -40),
+        ha="right",
+        fontsize=8,
+    )
+    left.set_yscale("log")
+    left.set_xlabel("threshold (cosine similarity)")
+    left.set_ylabel("rate (log scale)")
+    left.set_title("error rates against the threshold", fontsize=9)
+    left.legend(fontsize=8, frameon=False)
+    left.grid(True, which="both", alpha=0.3)
+
+    right.plot(np.maximum(curve.fpir, floor), curve.fnir, "-", color="C2")
+    for t, x, y in zip(curve.threshold.tolist(), curve.fpir.tolist(), curve.fnir.tolist(), strict=True):
+        if x < 0.95 and round(t * 1000) % 10 == 0:  # every 0.01, where the points stand apart
+            right.annotate(
+                f"{t:.2f}", (max(x, floor), y), textcoords="offset points", xytext=(4, 2), fontsize=7
+            )
+    right.plot(
+        [max(point.fpir, floor)], [point.fnir], "o", color="C3", label=f"threshold {point.threshold:.2f}"
+    )
+    right.set_xscale("log")
+    right.set_xlabel("FPIR: non-mated probes that get a name (log scale)")
+    right.set_ylabel("FNIR: mated probes not named correctly")
+    right.set_title("FNIR against FPIR (labels: thresholds)", fontsize=9)
+    right.legend(fontsize=8, frameon=False)
+    right.grid(True, which="both", alpha=0.3)
+    fig.suptitle(
+        f"vigil bench identify: LFW, gallery of {result.gallery_size:,} people (one photo each), "
+        f"{point.mated:,} mated and {point.non_mated:,} non-mated probes ({result.model_id}; {machine.cpu})",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
