@@ -57,6 +57,10 @@ def test_footage_becomes_searchable_alerting_events_at_the_time_it_was_filmed(
             FILMED <= as_utc(e.start_at) <= as_utc(e.end_at) <= FILMED + timedelta(seconds=15) for e in events
         )
         assert [e.person_id for e in alerted] == [enrolled.person_id]
+        recently = datetime.now(UTC) - timedelta(minutes=5)
+        assert all(e.recorded_at and as_utc(e.recorded_at) > recently for e in events), (
+            "retention counts from now"
+        )
         assert as_utc(alerted[0].frame_at or alerted[0].start_at) < FILMED + timedelta(seconds=5), (
             "seen when filmed"
         )

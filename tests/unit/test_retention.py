@@ -143,3 +143,22 @@ def test_tracks_that_may_still_be_going_on_are_left_alone(archived: Archived) ->
     )
     with store.db.read() as s:
         assert s.scalars(select(Event.track_id).where(Event.track_id == 99)).one() == 99
+
+
+def test_retention_counts_from_when_vigil_recorded_a_face_not_when_it_was_filmed(archived: Archived) -> None:
+    """Footage filmed last week and processed now keeps its faces for the retention from now: an
+    investigator can search it tomorrow."""
+    store = archived.store
+    filmed = NOW - timedelta(days=7)
+    with store.db.write() as s:
+        cam_id = s.scalars(select(Camera.id)).one()
+        fresh = Event(
+            camera_id=cam_id, track_id=50, start_at=filmed, end_at=filmed, model_id="m", recorded_at=NOW
+        )
+        stale = Event(camera_id=cam_id, track_id=51, start_at=filmed, end_at=filmed, model_id="m",
+                      recorded_at=NOW - timedelta(days=2))  # fmt: skip
+        s.add_all([fresh, stale])
+    RetentionPurge(store.db, store.media, RetentionConfig()).purge()
+    with store.db.read() as s:
+        left = set(s.scalars(select(Event.track_id).where(Event.track_id.in_([50, 51]))))
+    assert left == {50}

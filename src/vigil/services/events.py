@@ -95,7 +95,7 @@ class EventRecorder:
                 if event is None:  # removed meanwhile (camera deleted)
                     self._forget(key)
                     continue
-                event.end_at = _at(batch, ev.end_ms)
+                event.end_at, event.recorded_at = _at(batch, ev.end_ms), now
                 shot = ev.best_shot
                 if shot is not None and self._keeps(ev) and self._shot_of.get(event_id) != shot.frame_index:
                     self._shot_of[event_id] = shot.frame_index

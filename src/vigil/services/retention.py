@@ -1,6 +1,7 @@
 """The retention purge: what Vigil saw is deleted when its time is up, rows, files and index entries alike.
 
-- Events of faces that matched no list: after ``retention.unmatched_hours``.
+- Events of faces that matched no list: after ``retention.unmatched_hours``, counted from when Vigil
+  recorded them (recorded footage keeps the time it was filmed as the event's time).
 - Alerts: after their list's ``retention_days`` (an alert whose list was removed since counts as
   unmatched).
 - Photos searched with (``probes/``): after ``retention.probe_days``; the audit keeps their hash.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import delete, or_, select, text
+from sqlalchemy import delete, func, or_, select, text
 
 from vigil.config import RetentionConfig
 from vigil.store import audit
@@ -50,6 +51,10 @@ class PurgeReport:
         return self.unmatched_events + self.alert_events
 
 
+_recorded = func.coalesce(Event.recorded_at, Event.end_at)
+"""When Vigil last wrote an event: retention counts from there (footage is often filmed long before)."""
+
+
 class RetentionPurge:
     """Deletes what is past its retention; ``forget(event_ids)`` is told which events went (the live
     search archive drops them)."""
@@ -74,7 +79,7 @@ class RetentionPurge:
             unmatched = list(
                 s.scalars(
                     select(Event.id).where(
-                        Event.end_at < unmatched_before,
+                        _recorded < unmatched_before,
                         or_(Event.alerted_at.is_(None), Event.watchlist_id.is_(None)),
                     )
                 )
@@ -85,7 +90,7 @@ class RetentionPurge:
                     select(Event.id).where(
                         Event.watchlist_id == list_id,
                         Event.alerted_at.is_not(None),
-                        Event.end_at < min(now - timedelta(days=days), now - OPEN_TRACK_GRACE),
+                        _recorded < min(now - timedelta(days=days), now - OPEN_TRACK_GRACE),
                     )
                 )
             gone = unmatched + expired_alerts

@@ -228,6 +228,9 @@ class Event(Base):
     # The track's template (the mean of its embedded shots, float32 little-endian, of model_id): what
     # searches of the archive compare a photo with.
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # When Vigil last wrote this track (its times are when it was filmed: for recorded footage, long
+    # before). Retention counts from here.
+    recorded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     # An alert raised later, when the person was put on a list and the archive searched for them.
     retro: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.NEW)
