@@ -66,6 +66,7 @@ from vigil.store.migrate import ensure_schema
 from vigil.store.paths import data_dir, database_url
 from vigil.track import IouTracker
 from vigil.track.cuts import SceneCutDetector
+from vigil.types import FloatArray, IntArray
 
 
 def configure_libraries() -> None:
@@ -207,14 +208,22 @@ def sink_names(config: VigilConfig) -> list[str]:
     return names + ([MqttSink.name] if config.alerts.mqtt is not None else [])
 
 
-def build_footage(config: VigilConfig, store: Store, engine: Engine) -> FootageImport:
-    """Recorded footage into ``store``: its alerts wait in the outbox for a running ``vigil serve``."""
+def build_footage(
+    config: VigilConfig,
+    store: Store,
+    engine: Engine,
+    on_archived: Callable[[IntArray, FloatArray], None] | None = None,
+) -> FootageImport:
+    """Recorded footage into ``store``: its alerts wait in the outbox for a running ``vigil serve``;
+    ``on_archived`` gets the tracks it records (a server's live archive)."""
     names = sink_names(config)
     router = AlertRouter(
         config.alerts, config.match, Outbox(store.db), names, media_links(config).event_image
     )
     keep = config.retention.unmatched_hours > 0
     recorder = EventRecorder(store.db, store.media, router, engine.model_id, keep_unmatched=keep)
+    if on_archived is not None:
+        recorder.on_archived(on_archived)
     return FootageImport(store.db, engine, recorder, match=config.match)
 
 
@@ -308,7 +317,8 @@ def build_api_state(config: VigilConfig, store: Store, users: UserService, live:
     engine = LazyEngine(config)
     search = store.photo_search(lambda: engine().stills, live.gallery.get, live.archive.get)
     jobs = FootageJobs(
-        store.db, store.media, lambda: build_footage(config, store, engine()), config.ingest,
+        store.db, store.media, lambda: build_footage(config, store, engine(), live.archive.add),
+        config.ingest,
         max_upload_bytes=int(config.server.max_upload_mb * 1e6),
     )  # fmt: skip
     return ApiState(

@@ -305,3 +305,36 @@ def test_footage_through_the_api(api: Api, hamilton_clip: Path) -> None:
     bad = {"video": ("notes.txt", b"hello", "text/plain")}
     r = api.client.post("/footage", data=form, files=bad, headers=operator)
     assert r.status_code == 422 and "not a video" in r.json()["error"]
+
+
+def test_footage_processed_by_the_server_is_searchable_at_once(
+    api: Api, hamilton_clip: Path, refs: Path
+) -> None:
+    """Regression: the server's archive (loaded at its first search) did not hear of the tracks a footage
+    job recorded afterwards, so a search found them only after a restart."""
+    operator = bearer(api.user("otto", Role.OPERATOR))
+    photo = refs / "ageitgey_lin-manuel-miranda.png"
+
+    def search() -> list[dict[str, object]]:
+        r = api.client.post(
+            "/search",
+            data={"reason": "case"},
+            files={"photo": (photo.name, photo.read_bytes())},
+            headers=operator,
+        )
+        assert r.status_code == 200, r.text
+        hits: list[dict[str, object]] = r.json()["archive"]
+        return hits
+
+    assert search() == [], "the archive is loaded, and empty"
+    files = {"video": (hamilton_clip.name, hamilton_clip.read_bytes(), "video/mp4")}
+    r = api.client.post("/footage", data={"camera": "lobby", "reason": "case"}, files=files, headers=operator)
+    assert r.status_code == 202
+    assert api.app.state.vigil.footage.run_next()
+    assert api.client.get(f"/footage/jobs/{r.json()['id']}", headers=operator).json()["status"] == "done"
+    hits = search()
+    assert hits and {h["camera"] for h in hits} == {"lobby"}
+    names = [c["name"] for c in api.client.get("/cameras", headers=operator).json()]
+    assert "lobby" not in names, "footage cameras are not live cameras"
+    everything = api.client.get("/cameras", params={"include_footage": "true"}, headers=operator).json()
+    assert "lobby" in [c["name"] for c in everything]

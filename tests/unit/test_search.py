@@ -178,7 +178,7 @@ def test_several_faces_ask_which_and_bad_requests_search_nothing(scene: Scene, r
 
 
 def test_search_through_the_api(api: Api, lfw_images: Path, refs: Path) -> None:
-    """POST /search needs the operator role and a reason; several faces get 422 with their boxes."""
+    """POST /search needs the operator role and a reason; several faces get their boxes and the question."""
     viewer = bearer(api.user("vera", Role.VIEWER))
     operator = bearer(api.user("otto", Role.OPERATOR))
     path = lfw(lfw_images, "Colin_Powell", 1)
@@ -193,7 +193,13 @@ def test_search_through_the_api(api: Api, lfw_images: Path, refs: Path) -> None:
     r = api.client.post(
         "/search", data={"reason": "case"}, files={"photo": (two.name, two.read_bytes())}, headers=operator
     )
-    assert r.status_code == 422 and len(r.json()["faces"]) == 2
+    assert r.status_code == 200 and r.json()["choose_face"] is True and len(r.json()["faces"]) == 2
+    assert r.json()["audit_id"] is None and r.json()["archive"] == [], "nothing searched yet"
+    r = api.client.post(
+        "/search", data={"reason": "case", "face": "1"}, files={"photo": (two.name, two.read_bytes())},
+        headers=operator,
+    )  # fmt: skip
+    assert r.status_code == 200 and r.json()["face"] == 1 and r.json()["audit_id"] is not None
     r = api.client.post("/search", data={"reason": "case", "cameras": "x"}, files=files, headers=operator)
     assert r.status_code == 422 and "cameras" in r.json()["error"]
 

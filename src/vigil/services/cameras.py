@@ -150,9 +150,11 @@ class CameraService:
             self._runner.run(spec)
         return len(specs)
 
-    def all(self) -> list[CameraInfo]:
+    def all(self, *, include_footage: bool = False) -> list[CameraInfo]:
+        """The live cameras (and, with ``include_footage``, the virtual cameras of recorded footage)."""
+        query = select(Camera).order_by(Camera.id)
         with self._db.read() as s:
-            return [_info(c) for c in s.scalars(select(Camera).where(~Camera.virtual).order_by(Camera.id))]
+            return [_info(c) for c in s.scalars(query if include_footage else query.where(~Camera.virtual))]
 
     def names(self) -> dict[int, str]:
         with self._db.read() as s:

@@ -56,9 +56,9 @@ class EventRecorder:
         self._model_id = model_id
         self._open: dict[_TrackKey, int] = {}
         self._shot_of: dict[int, int] = {}  # event id -> frame index of its stored best shot
-        self._on_archived: Callable[[IntArray, FloatArray], None] = lambda _ids, _vectors: None
+        self._on_archived: Callable[[IntArray, FloatArray], object] = lambda _ids, _vectors: None
 
-    def on_archived(self, handler: Callable[[IntArray, FloatArray], None]) -> None:
+    def on_archived(self, handler: Callable[[IntArray, FloatArray], object]) -> None:
         """Call ``handler(event_ids, templates)`` with the tracks that ended, once their rows commit (the
         live service keeps its search archive in step)."""
         self._on_archived = handler

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import CurrentUser, OperatorUser, State
@@ -57,8 +58,14 @@ def _public(live: LiveService, info: CameraInfo) -> CameraPublic:
 
 
 @router.get("")
-async def list_cameras(state: State, _user: CurrentUser) -> list[CameraPublic]:
-    cameras = await run_in_threadpool(state.live.cameras.all)
+async def list_cameras(
+    state: State,
+    _user: CurrentUser,
+    include_footage: Annotated[
+        bool, Query(description="Also the virtual cameras of recorded footage.")
+    ] = False,
+) -> list[CameraPublic]:
+    cameras = await run_in_threadpool(lambda: state.live.cameras.all(include_footage=include_footage))
     return [_public(state.live, c) for c in cameras]
 
 

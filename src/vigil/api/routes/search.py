@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, UploadFile, status
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import OperatorUser, State
-from vigil.api.errors import error_body
 from vigil.api.schemas.search import ArchiveHitPublic, FacePublic, ListHitPublic, SearchPublic
 from vigil.errors import BadInput
 from vigil.search.service import MAX_K, ChooseFace, SearchFilter, SearchRequest, SearchResult
@@ -45,7 +43,7 @@ def _ids(text: str, what: str) -> frozenset[int] | None:
         raise BadInput(what, f"{text!r} is not a comma-separated list of ids") from None
 
 
-@router.post("/search", response_model=SearchPublic)
+@router.post("/search")
 async def search_by_photo(  # noqa: PLR0917 (form fields come by name)
     state: State,
     user: OperatorUser,
@@ -58,17 +56,22 @@ async def search_by_photo(  # noqa: PLR0917 (form fields come by name)
     watchlists: Annotated[str, Form(description="List ids, comma-separated; blank: all.")] = "",
     min_score: Annotated[float | None, Form(ge=-1, le=1, description="Blank: search.min_score.")] = None,
     k: Annotated[int, Form(ge=1, le=MAX_K, description="Candidates of each kind.")] = 20,
-) -> SearchPublic | JSONResponse:
+) -> SearchPublic:
     """Find the face in the photo, then rank enrolled people and past sightings that resemble it.
 
-    A photo with several faces gets 422 with ``faces`` (boxes, largest first): ask again with ``face``.
+    A photo with several faces and no ``face`` gets ``choose_face: true`` with the ``faces`` (boxes, largest
+    first) and no results: ask again with ``face``.
     """
     data = await photo.read(state.config.ingest.max_image_bytes + 1)
     f = SearchFilter(since, until, _ids(cameras, "cameras"), _ids(watchlists, "watchlists"), min_score, k)
     req = SearchRequest(Photo(photo.filename or "photo", data), reason, face, f)
     try:
         result = await run_in_threadpool(state.search.search, user.username, req)
-    except ChooseFace as exc:
-        faces = [FacePublic(index=b.index, xyxy=b.xyxy, score=b.score).model_dump() for b in exc.faces]
-        return JSONResponse(error_body(str(exc), faces=faces), status.HTTP_422_UNPROCESSABLE_CONTENT)
+    except ChooseFace as exc:  # a question, not an error: which face?
+        faces = [FacePublic(index=b.index, xyxy=b.xyxy, score=b.score) for b in exc.faces]
+        min_used = f.min_score if f.min_score is not None else state.config.search.min_score
+        return SearchPublic(
+            choose_face=True, audit_id=None, probe_sha256="", faces=faces, face=None, min_score=min_used,
+            lists=[], archive=[],
+        )  # fmt: skip
     return search_public(result)

@@ -35,10 +35,15 @@ class ArchiveHitPublic(BaseModel):
 
 
 class SearchPublic(BaseModel):
-    audit_id: int = Field(description="The audit row of this search.")
+    choose_face: bool = Field(
+        False,
+        description="The photo shows several faces and none was chosen: nothing was searched; ask "
+        "again with `face` (one of `faces`).",
+    )
+    audit_id: int | None = Field(description="The audit row of this search (null: nothing searched).")
     probe_sha256: str
     faces: list[FacePublic] = Field(description="Every face in the photo, largest first.")
-    face: int = Field(description="The face searched for.")
+    face: int | None = Field(description="The face searched for.")
     min_score: float
     lists: list[ListHitPublic] = Field(description="Enrolled people the face resembles, best first.")
     archive: list[ArchiveHitPublic] = Field(description="Past sightings it resembles, best first.")

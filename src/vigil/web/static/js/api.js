@@ -54,6 +54,46 @@ export async function api(method, path, body) {
 
 const failureListeners = new Set();
 
+/** Like `api("POST", path, formData)` but with XMLHttpRequest, to report upload progress:
+ * `onProgress(fraction)` gets 0..1, or null when the browser cannot tell the total. Same-origin, so the
+ * session cookie goes along. Resolves to the parsed JSON answer; rejects with an ApiError. */
+export function upload(path, formData, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", path);
+    xhr.setRequestHeader("Accept", "application/json");
+    if (onProgress) {
+      xhr.upload.addEventListener("progress", (event) => onProgress(event.lengthComputable && event.total > 0 ? event.loaded / event.total : null));
+    }
+    xhr.addEventListener("load", () => {
+      let data = null;
+      if (xhr.responseText) {
+        try {
+          data = JSON.parse(xhr.responseText);
+        } catch {
+          data = xhr.responseText;
+        }
+      }
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(data);
+        return;
+      }
+      const message =
+        data && typeof data === "object" && typeof data.error === "string" && data.error
+          ? data.error
+          : `${xhr.status} ${xhr.statusText || "request failed"}`;
+      const error = new ApiError(message, xhr.status, data);
+      for (const listener of failureListeners) listener(error, "POST", path);
+      reject(error);
+    });
+    const unreachable = () => reject(new ApiError("Cannot reach the server. Check the connection and try again.", 0, null));
+    xhr.addEventListener("error", unreachable);
+    xhr.addEventListener("abort", unreachable);
+    xhr.addEventListener("timeout", unreachable);
+    xhr.send(formData);
+  });
+}
+
 /** Calls `fn(error, method, path)` after every failed request (the apps use it to notice a 401). */
 export function onApiFailure(fn) {
   failureListeners.add(fn);

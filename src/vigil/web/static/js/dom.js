@@ -180,3 +180,17 @@ export function setPref(key, value) {
     /* private mode or full: the preference lasts this page only */
   }
 }
+
+/** A `datetime-local` value ("2025-03-03T14:05" or with seconds) as ISO 8601 with the browser's offset
+ * for that moment ("2025-03-03T14:05:00+01:00"); "" when blank or invalid. */
+export function localIso(local) {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::(\d{2})(?:\.\d+)?)?$/.exec(local || "");
+  if (!m) return "";
+  const d = new Date(local);
+  if (Number.isNaN(d.getTime())) return "";
+  const offset = -d.getTimezoneOffset(); // minutes east of UTC
+  const sign = offset >= 0 ? "+" : "-";
+  const abs = Math.abs(offset);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${m[1]}T${m[2]}:${m[3] || "00"}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}

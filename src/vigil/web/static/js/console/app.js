@@ -4,7 +4,8 @@
 // data-testid:
 //   signin-form, signin-username, signin-password, signin-submit, signin-error, signin-message
 //   (see ../signin.js),
-//   topbar, nav, nav-alerts, nav-cameras, nav-lists, nav-events, nav-users, nav-new-count,
+//   topbar, nav, nav-alerts, nav-cameras, nav-lists, nav-events, nav-search, nav-footage, nav-users,
+//   nav-new-count,
 //   connection (data-state: connecting | live | reconnecting | unauthorized), sound-toggle,
 //   current-user, current-role, signout, skip-link, main, screen-title
 
@@ -16,7 +17,9 @@ import { beep, installUnlock, loud, muted, onMuteChange, setMuted, unlock } from
 import * as alertsScreen from "./alerts.js";
 import * as camerasScreen from "./cameras.js";
 import * as eventsScreen from "./events.js";
+import * as footageScreen from "./footage.js";
 import * as listsScreen from "./lists.js";
+import * as searchScreen from "./search.js";
 import * as usersScreen from "./users.js";
 
 const main = document.getElementById("main");
@@ -28,6 +31,9 @@ const ROUTES = [
   { name: "cameras", label: "Cameras", screen: camerasScreen },
   { name: "lists", label: "Watchlists", screen: listsScreen },
   { name: "events", label: "Events", screen: eventsScreen },
+  // navRole: only listed in the nav for that role; the screen itself tells others what it needs.
+  { name: "search", label: "Search", screen: searchScreen, navRole: "operator" },
+  { name: "footage", label: "Footage", screen: footageScreen },
   { name: "users", label: "Users", screen: usersScreen, role: "admin" },
 ];
 
@@ -64,7 +70,7 @@ function renderTopbar(user) {
     h(
       "ul",
       null,
-      ROUTES.filter((r) => !r.role || allows(user, r.role)).map((r) =>
+      ROUTES.filter((r) => !(r.role || r.navRole) || allows(user, r.role || r.navRole)).map((r) =>
         h(
           "li",
           null,
