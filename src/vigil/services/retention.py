@@ -33,7 +33,7 @@ from vigil.types import IntArray
 log = logging.getLogger(__name__)
 
 ACTOR = "vigil:retention"
-_BATCH = 5_000
+_BATCH = 5_000  # ids per IN (...): under SQLite's limit on bound parameters
 OPEN_TRACK_GRACE = timedelta(minutes=10)
 """Events that ended less long ago may be tracks still going on (their rows are updated until they end)."""
 
@@ -100,8 +100,14 @@ class RetentionPurge:
                 crops.update(s.scalars(select(EventShot.crop_path).where(EventShot.event_id.in_(batch))))
                 s.execute(delete(EventShot).where(EventShot.event_id.in_(batch)))
                 s.execute(delete(Event).where(Event.id.in_(batch)))
-            still_used = set(s.scalars(select(EventShot.crop_path).where(EventShot.crop_path.in_(crops))))
-            still_used |= set(s.scalars(select(FaceSample.crop_path).where(FaceSample.crop_path.in_(crops))))
+            still_used: set[str] = set()
+            listed = sorted(crops)
+            for lo in range(0, len(listed), _BATCH):  # a shot shared with a kept event or an enrolment stays
+                part = listed[lo : lo + _BATCH]
+                still_used.update(s.scalars(select(EventShot.crop_path).where(EventShot.crop_path.in_(part))))
+                still_used.update(
+                    s.scalars(select(FaceSample.crop_path).where(FaceSample.crop_path.in_(part)))
+                )
             files = crops - still_used
             probes = self._expired_probes(now)
             if gone or probes:
