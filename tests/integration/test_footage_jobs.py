@@ -95,12 +95,14 @@ def test_an_interrupted_job_resumes_where_it_stopped(
 
 
 def test_a_running_job_is_cancelled_within_moments(
-    tmp_path: Path, engine: Engine, hamilton_clip: Path
+    tmp_path: Path, engine: Engine, hamilton_clip: Path, test_data: Path
 ) -> None:
+    """Cancelled while it runs: a long video (139 s, the Intel sample), so that the job cannot finish
+    before the cancellation is seen (with the 11 s clip it did once, on a fast run)."""
     store, jobs = _jobs(tmp_path, engine)
     queued = _submit(jobs, hamilton_clip, "first")
     assert jobs.cancel("ines", queued, "wrong file").status is JobStatus.CANCELLED, "a queued one at once"
-    job_id = _submit(jobs, hamilton_clip, "second")
+    job_id = _submit(jobs, test_data / "video" / "intel" / "one-by-one-person-detection.mp4", "second")
     runner = threading.Thread(target=jobs.run_next)
     runner.start()
     deadline = time.monotonic() + 60
