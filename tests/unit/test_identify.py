@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from vigil.app import Engine
 from vigil.cli import app
-from vigil.cli.bench_identify import plot_identify
 from vigil.errors import BadInput
 from vigil.evaluate.embed_images import ImageVector, VectorCache
 from vigil.evaluate.identify import (
@@ -29,6 +28,7 @@ from vigil.evaluate.identify import (
     tradeoff,
 )
 from vigil.evaluate.machine import machine_info
+from vigil.evaluate.plots import plot_identify
 from vigil.types import FloatArray
 
 MODEL = "test-model"

@@ -10,12 +10,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
-import platformdirs
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -26,19 +20,15 @@ from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
 from vigil.config import VigilConfig
 from vigil.embed.dlib_resnet import model_id_for
 from vigil.errors import VigilError
-from vigil.evaluate.embed_images import VectorCache, cache_key
+from vigil.evaluate.embed_images import VectorCache, lfw_cache_path
 from vigil.evaluate.identify import FPIR_TARGETS, IdentifyResult, OperatingPoint, run_identify
 from vigil.evaluate.machine import Machine, machine_info
+from vigil.evaluate.plots import plot_identify
 from vigil.models import dlib_model_paths
 from vigil.samples import data_dir
 
 console = Console(width=None if sys.stdout.isatty() else 150, highlight=False)
 err_console = Console(stderr=True)
-
-
-def lfw_cache_path(config: VigilConfig, model_id: str) -> Path:
-    """The vector cache ``vigil eval lfw`` uses too, so that each LFW photo is embedded once."""
-    return Path(platformdirs.user_cache_dir("vigil")) / "eval" / f"lfw-{cache_key(config, model_id)}.npz"
 
 
 def identify(
@@ -156,53 +146,3 @@ def _report(result: IdentifyResult, cfg: VigilConfig, machine: Machine) -> None:
             f"Vigil's rule gives the same decisions as the threshold alone (match.min_margin = "
             f"{cfg.match.min_margin:g})."
         )
-
-
-def plot_identify(result: IdentifyResult, out: Path, machine: Machine) -> None:
-    """FPIR and FNIR against the threshold, and FNIR against FPIR, with the configured threshold marked."""
-    curve, point = result.curve, result.at_threshold
-    floor = 0.5 / max(point.non_mated, 1)  # an FPIR of 0 drawn at half a probe, on the log axis
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120)
-    left.plot(curve.threshold, np.maximum(curve.fpir, floor), "-", color="C3", label="FPIR (non-mated)")
-    left.plot(curve.threshold, np.maximum(curve.fnir, floor), "-", color="C0", label="FNIR (mated)")
-    left.axvline(point.threshold, ls=":", color="0.4")
-    left.plot([point.threshold] * 2, [max(point.fpir, floor), max(point.fnir, floor)], "o", color="0.3")
-    left.annotate(
-        f"threshold {point.threshold:.2f}:\nFPIR {point.fpir:.2%}\nFNIR {point.fnir:.2%}",
-        (point.threshold, max(point.fnir, floor)),
-        textcoords="offset points",
-        xytext=(-8, -40),
-        ha="right",
-        fontsize=8,
-    )
-    left.set_yscale("log")
-    left.set_xlabel("threshold (cosine similarity)")
-    left.set_ylabel("rate (log scale)")
-    left.set_title("error rates against the threshold", fontsize=9)
-    left.legend(fontsize=8, frameon=False)
-    left.grid(True, which="both", alpha=0.3)
-
-    right.plot(np.maximum(curve.fpir, floor), curve.fnir, "-", color="C2")
-    for t, x, y in zip(curve.threshold.tolist(), curve.fpir.tolist(), curve.fnir.tolist(), strict=True):
-        if x < 0.95 and round(t * 1000) % 10 == 0:  # every 0.01, where the points stand apart
-            right.annotate(
-                f"{t:.2f}", (max(x, floor), y), textcoords="offset points", xytext=(4, 2), fontsize=7
-            )
-    right.plot(
-        [max(point.fpir, floor)], [point.fnir], "o", color="C3", label=f"threshold {point.threshold:.2f}"
-    )
-    right.set_xscale("log")
-    right.set_xlabel("FPIR: non-mated probes that get a name (log scale)")
-    right.set_ylabel("FNIR: mated probes not named correctly")
-    right.set_title("FNIR against FPIR (labels: thresholds)", fontsize=9)
-    right.legend(fontsize=8, frameon=False)
-    right.grid(True, which="both", alpha=0.3)
-    fig.suptitle(
-        f"vigil bench identify: LFW, gallery of {result.gallery_size:,} people (one photo each), "
-        f"{point.mated:,} mated and {point.non_mated:,} non-mated probes ({result.model_id}; {machine.cpu})",
-        fontsize=9,
-    )
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)

@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import platformdirs
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -14,7 +13,7 @@ from rich.table import Table
 
 from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
 from vigil.embed.dlib_resnet import model_id_for
-from vigil.evaluate.embed_images import VectorCache, cache_key, embed_images
+from vigil.evaluate.embed_images import VectorCache, embed_images, lfw_cache_path
 from vigil.evaluate.lfw import LfwResult, read_pairs, score_pairs
 from vigil.evaluate.plots import plot_roc
 from vigil.models import dlib_model_paths
@@ -50,11 +49,7 @@ def lfw(
     paths = sorted({p.a for p in pairs} | {p.b for p in pairs})
     dlib_model_paths()  # fail early, with advice, if the embedder is not installed
     model_id = model_id_for(cfg.embed.flip)
-    cache_path = (
-        None
-        if no_cache
-        else (Path(platformdirs.user_cache_dir("vigil")) / "eval" / f"lfw-{cache_key(cfg, model_id)}.npz")
-    )
+    cache_path = None if no_cache else lfw_cache_path(cfg, model_id)
     cache = VectorCache(cache_path)
     with Progress(
         TextColumn("embedding LFW"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import platformdirs
 
 from vigil.app import Engine, build_engine
 from vigil.config import VigilConfig
@@ -61,6 +62,11 @@ def cache_key(config: VigilConfig, model_id: str) -> str:
     """A key that changes whenever anything that shapes the vectors changes."""
     text = f"{model_id}|{config.detector.model_dump_json()}|{config.embed.model_dump_json()}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def lfw_cache_path(config: VigilConfig, model_id: str) -> Path:
+    """The vector cache ``vigil eval lfw`` uses too, so that each LFW photo is embedded once."""
+    return Path(platformdirs.user_cache_dir("vigil")) / "eval" / f"lfw-{cache_key(config, model_id)}.npz"
 
 
 class VectorCache:

@@ -17,6 +17,8 @@ from vigil.evaluate.bench_pipeline import BenchResult
 from vigil.evaluate.bench_search import TARGET_P99_MS as SEARCH_P99_MS
 from vigil.evaluate.bench_search import TARGET_RECALL, SizeResult
 from vigil.evaluate.bench_store import TARGET_P99_MS, TARGET_STARTUP_S, StoreBenchResult
+from vigil.evaluate.identify import IdentifyResult
+from vigil.evaluate.machine import Machine
 from vigil.evaluate.protocol import Roc
 
 
@@ -242,4 +244,54 @@ def plot_bench_search(results: list[SizeResult], default_nprobe: int, out: Path)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(out, dpi=130)
+    plt.close(fig)
+
+
+def plot_identify(result: IdentifyResult, out: Path, machine: Machine) -> None:
+    """FPIR and FNIR against the threshold, and FNIR against FPIR, with the configured threshold marked."""
+    curve, point = result.curve, result.at_threshold
+    floor = 0.5 / max(point.non_mated, 1)  # an FPIR of 0 drawn at half a probe, on the log axis
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5), dpi=120)
+    left.plot(curve.threshold, np.maximum(curve.fpir, floor), "-", color="C3", label="FPIR (non-mated)")
+    left.plot(curve.threshold, np.maximum(curve.fnir, floor), "-", color="C0", label="FNIR (mated)")
+    left.axvline(point.threshold, ls=":", color="0.4")
+    left.plot([point.threshold] * 2, [max(point.fpir, floor), max(point.fnir, floor)], "o", color="0.3")
+    left.annotate(
+        f"threshold {point.threshold:.2f}:\nFPIR {point.fpir:.2%}\nFNIR {point.fnir:.2%}",
+        (point.threshold, max(point.fnir, floor)),
+        textcoords="offset points",
+        xytext=(-8, -40),
+        ha="right",
+        fontsize=8,
+    )
+    left.set_yscale("log")
+    left.set_xlabel("threshold (cosine similarity)")
+    left.set_ylabel("rate (log scale)")
+    left.set_title("error rates against the threshold", fontsize=9)
+    left.legend(fontsize=8, frameon=False)
+    left.grid(True, which="both", alpha=0.3)
+
+    right.plot(np.maximum(curve.fpir, floor), curve.fnir, "-", color="C2")
+    for t, x, y in zip(curve.threshold.tolist(), curve.fpir.tolist(), curve.fnir.tolist(), strict=True):
+        if x < 0.95 and round(t * 1000) % 10 == 0:  # every 0.01, where the points stand apart
+            right.annotate(
+                f"{t:.2f}", (max(x, floor), y), textcoords="offset points", xytext=(4, 2), fontsize=7
+            )
+    right.plot(
+        [max(point.fpir, floor)], [point.fnir], "o", color="C3", label=f"threshold {point.threshold:.2f}"
+    )
+    right.set_xscale("log")
+    right.set_xlabel("FPIR: non-mated probes that get a name (log scale)")
+    right.set_ylabel("FNIR: mated probes not named correctly")
+    right.set_title("FNIR against FPIR (labels: thresholds)", fontsize=9)
+    right.legend(fontsize=8, frameon=False)
+    right.grid(True, which="both", alpha=0.3)
+    fig.suptitle(
+        f"vigil bench identify: LFW, gallery of {result.gallery_size:,} people (one photo each), "
+        f"{point.mated:,} mated and {point.non_mated:,} non-mated probes ({result.model_id}; {machine.cpu})",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
     plt.close(fig)
