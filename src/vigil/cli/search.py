@@ -40,7 +40,7 @@ def _ids(
     if not names:
         return None
     with db.read() as s:
-        found = dict(s.execute(select(table.name, table.id).where(table.name.in_(names))).tuples().all())
+        found = dict(s.execute(select(table.name, table.id).where(table.name.in_(names))).all())
     missing = sorted(set(names) - set(found))
     if missing:
         raise NotFound(f"no {table.__tablename__[:-1]} named {', '.join(map(repr, missing))}")

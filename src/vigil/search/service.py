@@ -193,12 +193,9 @@ class PhotoSearch:
         if not found:
             return []
         with self._db.read() as s:
-            names = dict(
-                s.execute(select(Person.id, Person.name).where(Person.id.in_([c.person_id for c in found])))
-                .tuples()
-                .all()
-            )
-            list_names = dict(s.execute(select(Watchlist.id, Watchlist.name)).tuples().all())
+            wanted = [c.person_id for c in found]
+            names = dict(s.execute(select(Person.id, Person.name).where(Person.id.in_(wanted))).all())
+            list_names = dict(s.execute(select(Watchlist.id, Watchlist.name)).all())
         return [
             ListHit(c.person_id, names.get(c.person_id, "?"), round(c.score, 4),
                     tuple(sorted(list_names.get(i, str(i)) for i in c.list_ids)))
@@ -241,7 +238,7 @@ class PhotoSearch:
             hits = [
                 ArchiveHit(e.id, round(score_of[e.id], 4), e.camera_id, camera, as_utc(e.start_at),
                            as_utc(e.end_at), *((person, watchlist) if e.alerted_at else (None, None)))
-                for e, camera, person, watchlist in s.execute(q).tuples()
+                for e, camera, person, watchlist in s.execute(q)
             ]  # fmt: skip
         return sorted(hits, key=lambda h: (-h.score, h.event_id))
 

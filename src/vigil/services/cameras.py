@@ -158,7 +158,7 @@ class CameraService:
 
     def names(self) -> dict[int, str]:
         with self._db.read() as s:
-            return dict(s.execute(select(Camera.id, Camera.name)).tuples().all())
+            return dict(s.execute(select(Camera.id, Camera.name)).all())
 
     def get(self, camera_id: int) -> CameraInfo:
         with self._db.read() as s:

@@ -111,7 +111,7 @@ class EventHistory:
 
     def get(self, event_id: int) -> EventRow:
         with self._db.read() as s:
-            found = s.execute(_joined().where(Event.id == event_id)).tuples().first()
+            found = s.execute(_joined().where(Event.id == event_id)).first()
         if found is None:
             raise NotFound(f"no event {event_id}")
         e, camera, person, watchlist, image = found

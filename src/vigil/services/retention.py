@@ -85,7 +85,7 @@ class RetentionPurge:
                 )
             )
             expired_alerts: list[int] = []
-            for list_id, days in s.execute(select(Watchlist.id, Watchlist.retention_days)).tuples().all():
+            for list_id, days in s.execute(select(Watchlist.id, Watchlist.retention_days)).all():
                 expired_alerts += s.scalars(
                     select(Event.id).where(
                         Event.watchlist_id == list_id,
@@ -134,7 +134,8 @@ class RetentionPurge:
         return report
 
     def _expired_probes(self, now: datetime) -> set[str]:
-        max_age_s = self._config.probe_days * 86400.0
+        """Search photos older than ``probe_days`` at ``now`` (file ages count from the clock's now)."""
+        max_age_s = self._config.probe_days * 86400.0 - (now.timestamp() - time.time())
         return {rel for rel in self._media.all_files(older_than_s=max_age_s) if rel.startswith("probes/")}
 
     def _compact(self) -> None:

@@ -81,7 +81,7 @@ def _list_ids(s: Session, names: list[str]) -> dict[str, int]:
         NotFound: naming the lists that do not exist.
     """
     query = select(Watchlist.name, Watchlist.id).where(Watchlist.name.in_(set(names)))
-    found: dict[str, int] = dict(s.execute(query).tuples().all())
+    found: dict[str, int] = dict(s.execute(query).all())
     missing = sorted(set(names) - set(found))
     if missing:
         raise NotFound(f"no list named {', '.join(map(repr, missing))}")

@@ -194,3 +194,29 @@ export function localIso(local) {
   const pad = (n) => String(n).padStart(2, "0");
   return `${m[1]}T${m[2]}:${m[3] || "00"}${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
+
+/**
+ * Keeps the rows of `tbody` in step with `items` (in their order), updating rows in place so that focus
+ * and open controls survive a refresh. `rows` maps an item's id to `{row, update(item)}`, as made by
+ * `make(item)`; rows of items that are gone are removed.
+ */
+export function syncRows(tbody, rows, items, make) {
+  const seen = new Set();
+  items.forEach((item, index) => {
+    seen.add(item.id);
+    let entry = rows.get(item.id);
+    if (!entry) {
+      entry = make(item);
+      rows.set(item.id, entry);
+    } else {
+      entry.update(item);
+    }
+    if (tbody.children[index] !== entry.row) tbody.insertBefore(entry.row, tbody.children[index] || null);
+  });
+  for (const [id, entry] of rows) {
+    if (!seen.has(id)) {
+      entry.row.remove();
+      rows.delete(id);
+    }
+  }
+}

@@ -11,7 +11,7 @@
 //   (the remove dialog: see dialog.js)
 
 import { allows, api } from "../api.js";
-import { busy, errorBox, h, replace, showError, timeEl } from "../dom.js";
+import { busy, errorBox, h, replace, showError, syncRows, timeEl } from "../dom.js";
 import { actionDialog } from "./dialog.js";
 
 const REFRESH_MS = 2000;
@@ -258,24 +258,7 @@ export function mount(root, ctx) {
       cameras = await api("GET", "/cameras");
       if (stopped) return;
       showError(loadError, null);
-      const seen = new Set();
-      cameras.forEach((cam, index) => {
-        seen.add(cam.id);
-        let entry = rows.get(cam.id);
-        if (!entry) {
-          entry = makeRow(cam);
-          rows.set(cam.id, entry);
-        } else {
-          entry.update(cam);
-        }
-        if (tbody.children[index] !== entry.row) tbody.insertBefore(entry.row, tbody.children[index] || null);
-      });
-      for (const [id, entry] of rows) {
-        if (!seen.has(id)) {
-          entry.row.remove();
-          rows.delete(id);
-        }
-      }
+      syncRows(tbody, rows, cameras, makeRow);
       paintSummary();
     } catch (e) {
       if (!stopped) showError(loadError, e);

@@ -10,7 +10,7 @@
 //   (the cancel dialog: see dialog.js)
 
 import { allows, api, query, upload } from "../api.js";
-import { absolute, errorBox, h, localIso, replace, showError, timeEl } from "../dom.js";
+import { absolute, errorBox, h, localIso, replace, showError, syncRows, timeEl } from "../dom.js";
 import { actionDialog } from "./dialog.js";
 
 const REFRESH_MS = 2000;
@@ -157,24 +157,7 @@ export function mount(root, ctx) {
       const jobs = await api("GET", "/footage/jobs");
       if (stopped) return;
       showError(loadError, null);
-      const seen = new Set();
-      jobs.forEach((job, index) => {
-        seen.add(job.id);
-        let entry = rows.get(job.id);
-        if (!entry) {
-          entry = makeRow(job);
-          rows.set(job.id, entry);
-        } else {
-          entry.update(job);
-        }
-        if (tbody.children[index] !== entry.row) tbody.insertBefore(entry.row, tbody.children[index] || null);
-      });
-      for (const [id, entry] of rows) {
-        if (!seen.has(id)) {
-          entry.row.remove();
-          rows.delete(id);
-        }
-      }
+      syncRows(tbody, rows, jobs, makeRow);
       empty.hidden = jobs.length > 0;
       tableWrap.hidden = jobs.length === 0;
     } catch (e) {
