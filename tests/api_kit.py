@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.auth_kit import ALICE_PASSWORD, Clock
 from vigil.api.state import ApiState
-from vigil.app import Store, build_api_state, build_live
+from vigil.app import Store, build_api_state, build_live, threshold_policy
 from vigil.config import StoreConfig, VigilConfig
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
@@ -50,5 +50,6 @@ def make_state(db: Database, users: UserService, config: VigilConfig | None = No
     data = Path(tempfile.mkdtemp(prefix="vigil-api-"))
     cfg = (config or VigilConfig()).model_copy(update={"store": StoreConfig(data_dir=data)})
     media = MediaStore(data / "media")
-    store = Store(cfg, db, media, ListService(db), PeopleService(db, media))
+    policy = threshold_policy(cfg)
+    store = Store(cfg, db, media, ListService(db, policy), PeopleService(db, media), policy)
     return build_api_state(cfg, store, users, build_live(cfg, store, workers=1))

@@ -16,6 +16,7 @@ from tests.services import unavailable as services_unavailable
 from tests.store_kit import open_db
 from vigil.app import Engine, build_engine
 from vigil.config import VigilConfig
+from vigil.errors import ModelError
 from vigil.store.db import Database
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +39,8 @@ def test_data() -> Path:
 @pytest.fixture(scope="session")
 def model_dir() -> Path:
     """The folder holding the YuNet model file."""
-    path = Path(os.environ.get("VIGIL_MODEL_DIR", _data_dir() / "models")).resolve()
+    first = os.environ.get("VIGIL_MODEL_DIR", "").split(os.pathsep)[0]
+    path = Path(first or _data_dir() / "models").resolve()
     if not (path / "face_detection_yunet_2023mar.onnx").is_file():
         pytest.skip(f"YuNet model not found in {path}: set VIGIL_MODEL_DIR")
     return path
@@ -64,8 +66,11 @@ def lfw_images(test_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(model_dir: Path) -> Engine:
-    """The default engine (YuNet, dlib ResNet with flip), built once per test session."""
-    return build_engine(VigilConfig(model_dir=model_dir))
+    """The default engine (YuNet, the default ONNX embedder), built once per test session."""
+    try:
+        return build_engine(VigilConfig(model_dir=model_dir))
+    except ModelError as exc:
+        pytest.skip(f"the default embedder's model file is missing: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,13 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner, Result
 
 from tests.helpers import read_bgr
-from vigil.app import Engine
+from vigil.app import Engine, threshold_policy
 from vigil.cli import app
 from vigil.config import VigilConfig
 from vigil.embed.stills import StillEncoder, StillFaces
 from vigil.errors import BadInput
 from vigil.match.gallery import Gallery
+from vigil.model_catalogue import EMBEDDERS
 from vigil.services.enrol import EnrolmentService, Photo
 from vigil.services.gallery import load_gallery
 from vigil.services.lists import ListService, ListSettings
@@ -102,7 +103,7 @@ def make_kit(url: str, root: Path, engine: Engine, config: VigilConfig | None = 
     media = MediaStore(root / "media")
     gallery = load_gallery(db, engine.embedder.model_id, engine.embedder.dim)
     stills = CachedStills(engine)
-    lists = ListService(db)
+    lists = ListService(db, threshold_policy(config))
     wanted = lists.create(ACTOR, "wanted", ListSettings(), "case 2024/17")
     enrol = EnrolmentService(
         db, media, stills, gallery, ingest=config.ingest, gate=config.enrol,
@@ -169,7 +170,7 @@ def assert_consistent(db: Database, media: MediaStore, gallery: Gallery) -> None
     assert {x.person_id for x in rows} == people, "a person without samples, or a sample without its person"
     assert people <= enrolled, "a person without the audit row of their enrolment"
     for x in rows:
-        assert x.dim == 128
+        assert x.dim == EMBEDDERS[x.model_id.removesuffix("+flip")].dim
         assert len(x.embedding) == 4 * x.dim
         assert abs(float(np.linalg.norm(vector(x))) - 1.0) < 1e-3
         assert media.path(x.photo_path).is_file(), x.photo_path

@@ -27,15 +27,16 @@ from vigil.api.state import ApiState
 from vigil.bestshot import BestShotSelector
 from vigil.config import MatchConfig, SearchConfig, VigilConfig
 from vigil.detect import Detector, build_detector
-from vigil.detect.align import BOX_SHAPES, FaceAligner, Landmarker
-from vigil.embed.base import Embedder
-from vigil.embed.dlib_resnet import DlibResNetEmbedder, model_id_for
+from vigil.embed import build_face_model, default_threads
+from vigil.embed.base import Aligner, Embedder, FaceModel
 from vigil.embed.stills import StillEncoder
-from vigil.errors import StoreError
+from vigil.errors import BadInput, ConfigError, StoreError
+from vigil.match.calibration import load_calibration, shipped_calibration
 from vigil.match.gallery import Gallery
+from vigil.match.thresholds import ThresholdPolicy
 from vigil.match.track import IdentitySearch, TrackIdentifier
 from vigil.match.watchlist import Watchlist
-from vigil.models import dlib_model_paths
+from vigil.model_catalogue import EmbedderSpec, model_id, spec_for
 from vigil.runtime.messages import Control, Report
 from vigil.runtime.metrics import LiveCollector
 from vigil.runtime.pipeline import SourcePipeline
@@ -57,6 +58,7 @@ from vigil.services.history import EventHistory
 from vigil.services.links import MediaLinks, load_or_create_key
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
+from vigil.services.reembed import check_gallery_model
 from vigil.services.retention import RetentionPurge
 from vigil.services.scopes import AlertScopes
 from vigil.services.users import Bootstrap, UserService
@@ -67,6 +69,8 @@ from vigil.store.paths import data_dir, database_url
 from vigil.track import IouTracker
 from vigil.track.cuts import SceneCutDetector
 from vigil.types import FloatArray, IntArray
+
+log = logging.getLogger(__name__)
 
 
 def configure_libraries() -> None:
@@ -88,9 +92,16 @@ class Engine:
 
     config: VigilConfig
     detector: Detector
-    aligner: FaceAligner
-    embedder: Embedder
+    face_model: FaceModel
     stills: StillEncoder
+
+    @property
+    def aligner(self) -> Aligner:
+        return self.face_model.aligner
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.face_model.embedder
 
     @property
     def model_id(self) -> str:
@@ -125,14 +136,56 @@ class Engine:
         )
 
 
-def build_engine(config: VigilConfig) -> Engine:
-    """Load the models named by ``config`` and wire the stages."""
+def build_engine(config: VigilConfig, threads: int | None = None) -> Engine:
+    """Load the models named by ``config`` and wire the stages (inference on ``threads`` threads, by
+    default every core)."""
     configure_libraries()
     detector = build_detector(config.detector, config.model_dir)
-    dlib_models = dlib_model_paths()
-    aligner = FaceAligner(Landmarker(dlib_models.shape_predictor_5), BOX_SHAPES[detector.name])
-    embedder = DlibResNetEmbedder(dlib_models.resnet, flip=config.embed.flip)
-    return Engine(config, detector, aligner, embedder, StillEncoder(detector, aligner, embedder))
+    face = build_face_model(config.embed, config.model_dir, detector.name, threads or default_threads(1))
+    return Engine(config, detector, face, StillEncoder(detector, face.aligner, face.embedder))
+
+
+def _embedder_spec(config: VigilConfig) -> EmbedderSpec:
+    spec = spec_for(config.embed.type, getattr(config.embed, "model", None))
+    if spec is None:
+        raise ConfigError(f"embed: unknown embedder {config.embed.type}")
+    return spec
+
+
+def embedder_identity(config: VigilConfig) -> tuple[str, int]:
+    """The model id and dimension of the configured embedder's vectors, without loading it."""
+    spec = _embedder_spec(config)
+    return model_id(spec, config.embed.flip), spec.dim
+
+
+def embedder_name(config: VigilConfig) -> str:
+    """The configured embedder's catalogue name (what ``vigil db reembed --model`` takes)."""
+    return _embedder_spec(config).name
+
+
+def threshold_policy(config: VigilConfig) -> ThresholdPolicy:
+    """Each list's rule from ``match`` and the embedder's calibration (the configured file, else the one
+    Vigil ships for the model).
+
+    Raises:
+        ConfigError: the calibration file is unreadable or belongs to another model.
+    """
+    model, _ = embedder_identity(config)
+    path = config.match.calibration
+    try:
+        calibration = load_calibration(path) if path is not None else shipped_calibration(model)
+    except BadInput as exc:
+        raise ConfigError(f"match.calibration: {exc}") from exc
+    if calibration is not None and calibration.model_id != model:
+        raise ConfigError(
+            f"match.calibration: {path} calibrates {calibration.model_id}, but the embedder is {model} "
+            "(scores of different models are not comparable: make one with `vigil calibrate build`)"
+        )
+    if calibration is None and config.match.fpir is not None:
+        log.warning(
+            "no calibration for %s: every list uses match.threshold %.3f", model, config.match.threshold
+        )
+    return ThresholdPolicy(config.match, calibration)
 
 
 @dataclass(frozen=True)
@@ -144,9 +197,15 @@ class Store:
     media: MediaStore
     lists: ListService
     people: PeopleService
+    policy: ThresholdPolicy
 
     def enrolment(self, engine: Engine) -> EnrolmentService:
-        """Enrolment over ``engine``'s models, its gallery rebuilt from the database (the truth)."""
+        """Enrolment over ``engine``'s models, its gallery rebuilt from the database (the truth).
+
+        Raises:
+            StoreError: people enrolled with another embedder have no vector of this one yet.
+        """
+        check_gallery_model(self.db, engine.model_id, engine.face_model.spec.name)
         gallery = load_gallery(self.db, engine.embedder.model_id, engine.embedder.dim)
         cfg = self.config
         return EnrolmentService(
@@ -180,7 +239,8 @@ def open_store(config: VigilConfig, *, create: bool = True) -> Store:
     if create:
         ensure_schema(db.engine)
     media = MediaStore(root / "media")
-    return Store(config, db, media, ListService(db), PeopleService(db, media))
+    policy = threshold_policy(config)
+    return Store(config, db, media, ListService(db, policy), PeopleService(db, media), policy)
 
 
 def media_links(config: VigilConfig) -> MediaLinks:
@@ -216,15 +276,16 @@ def build_footage(
 ) -> FootageImport:
     """Recorded footage into ``store``: its alerts wait in the outbox for a running ``vigil serve``;
     ``on_archived`` gets the tracks it records (a server's live archive)."""
+    check_gallery_model(store.db, engine.model_id, engine.face_model.spec.name)
     names = sink_names(config)
     router = AlertRouter(
-        config.alerts, config.match, Outbox(store.db), names, media_links(config).event_image
+        config.alerts, store.policy, Outbox(store.db), names, media_links(config).event_image
     )
     keep = config.retention.unmatched_hours > 0
     recorder = EventRecorder(store.db, store.media, router, engine.model_id, keep_unmatched=keep)
     if on_archived is not None:
         recorder.on_archived(on_archived)
-    return FootageImport(store.db, engine, recorder, match=config.match)
+    return FootageImport(store.db, engine, recorder, policy=store.policy)
 
 
 def build_live(config: VigilConfig, store: Store, workers: int | None = None) -> LiveService:
@@ -233,28 +294,27 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     The models are loaded in the worker processes, not here.
     """
     cfg = config
-    model_id = model_id_for(cfg.embed.flip)
+    model_id, dim = embedder_identity(cfg)
     links = media_links(cfg)
     outbox = Outbox(store.db)
     sinks = build_sinks(cfg)
-    router = AlertRouter(cfg.alerts, cfg.match, outbox, [s.name for s in sinks], links.event_image)
+    router = AlertRouter(cfg.alerts, store.policy, outbox, [s.name for s in sinks], links.event_image)
     n_workers = workers or cfg.live.workers or os.cpu_count() or 1
     cfg = cfg.model_copy(update={"live": cfg.live.model_copy(update={"workers": n_workers})})
     supervisor = CameraSupervisor(cfg, n_workers, camera_worker_main)
     dispatcher = Dispatcher(outbox, sinks, cfg.alerts.delivery)
     hub = AlertHub()
     cameras = CameraService(store.db, supervisor)
-    alerts = AlertService(store.db, router, links.event_image, cfg.match.threshold)
+    alerts = AlertService(store.db, router, links.event_image)
     registry = CollectorRegistry()
     keep = cfg.retention.unmatched_hours > 0
     recorder = EventRecorder(store.db, store.media, router, model_id, keep_unmatched=keep)
-    dim = DlibResNetEmbedder.dim
     archive = LiveArchive(lambda: Archive.load(store.db, model_id, dim, ivf_settings(cfg.search)))
     recorder.on_archived(archive.add)
     gallery = FreshGallery(store.db, model_id, dim)
     retro = RetroSearch(
         store.db, router, archive=archive.get, gallery=gallery.get, days=cfg.search.retro_days,
-        default_threshold=cfg.match.threshold,
+        policy=store.policy,
     )  # fmt: skip
     live = LiveService(
         config=cfg, supervisor=supervisor, recorder=recorder, dispatcher=dispatcher, hub=hub, cameras=cameras,
@@ -272,13 +332,15 @@ def camera_worker_main(
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{worker_id} %(levelname)s %(name)s: %(message)s"
     )
-    engine = build_engine(config)
-    # Cameras run in parallel across worker processes; OpenCV's own threads would only compete with
-    # the other workers for the same cores (each worker gets its share of them).
-    cores = os.cpu_count() or 1
-    cv2.setNumThreads(max(1, cores // (config.live.workers or cores)))
+    # Cameras run in parallel across worker processes; OpenCV's and onnxruntime's own threads would only
+    # compete with the other workers for the same cores (each worker gets its share of them).
+    threads = default_threads(config.live.workers)
+    engine = build_engine(config, threads)
+    cv2.setNumThreads(threads)
     store = open_store(config, create=False)
-    CameraWorker(worker_id, config, pipelines=engine, db=store.db, control=control, out=out).run()
+    CameraWorker(
+        worker_id, config, pipelines=engine, db=store.db, policy=store.policy, control=control, out=out
+    ).run()
 
 
 @dataclass(frozen=True)
@@ -332,6 +394,8 @@ def build_api_state(config: VigilConfig, store: Store, users: UserService, live:
 def build_server(config: VigilConfig, workers: int | None = None) -> Server:
     """The store, users (the first start creates the administrator), the live service and the API."""
     store = open_store(config)
+    model, _ = embedder_identity(config)
+    check_gallery_model(store.db, model, embedder_name(config))
     users = UserService(store.db, config.server.session_hours)
     bootstrap = users.bootstrap_admin()
     live = build_live(config, store, workers)

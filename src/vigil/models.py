@@ -33,7 +33,8 @@ from vigil.errors import ModelError
 log = logging.getLogger(__name__)
 
 MODEL_DIR_ENV = "VIGIL_MODEL_DIR"
-"""Environment variable naming a folder of model files (searched after the configured one)."""
+"""Environment variable naming folders of model files, separated like PATH (searched after the configured
+one)."""
 
 MAX_SIZE_FACTOR = 10
 """A download is aborted once it passes this many times the expected size."""
@@ -49,7 +50,8 @@ class ModelSpec:
         name: Short human name ("YuNet").
         filename: File name looked for in each model folder.
         sha256: Expected sha256 of the file, lowercase hex.
-        url: Where ``vigil models fetch`` downloads it from by default.
+        url: Where ``vigil models fetch`` downloads it from by default (None: not downloadable; the file
+            comes inside a registry package, see the catalogue).
         size_bytes: Expected size of the file, in bytes.
         license: License of the weights.
     """
@@ -57,7 +59,7 @@ class ModelSpec:
     name: str
     filename: str
     sha256: str
-    url: str
+    url: str | None
     size_bytes: int
     license: str
 
@@ -146,7 +148,8 @@ def user_model_dir() -> Path:
 def model_search_path(configured: Path | None) -> list[Path]:
     """The folders searched for model files, first match wins.
 
-    Order: ``configured`` (``VigilConfig.model_dir``), then ``$VIGIL_MODEL_DIR``, then
+    Order: ``configured`` (``VigilConfig.model_dir``), then the folders of ``$VIGIL_MODEL_DIR`` (separated
+    by ``os.pathsep``), then
     :func:`user_model_dir`. The environment is read on each call; unset entries and
     repeats are left out.
 
@@ -159,9 +162,9 @@ def model_search_path(configured: Path | None) -> list[Path]:
     candidates: list[Path] = []
     if configured is not None:
         candidates.append(configured.expanduser())
-    env = os.environ.get(MODEL_DIR_ENV, "").strip()
-    if env:
-        candidates.append(Path(env).expanduser())
+    for entry in os.environ.get(MODEL_DIR_ENV, "").split(os.pathsep):
+        if entry.strip():
+            candidates.append(Path(entry.strip()).expanduser())
     candidates.append(user_model_dir())
     unique: list[Path] = []
     for path in candidates:
@@ -243,6 +246,8 @@ def fetch_model(
             file does not match the expected size and hash; nothing is left behind.
     """
     source = url or spec.url
+    if source is None:
+        raise ModelError(f"{spec.name} has no download address: copy {spec.filename} into a model folder")
     target = dest_dir / spec.filename
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
@@ -371,3 +376,49 @@ def dlib_model_paths() -> DlibModels:
                 "`pip install --force-reinstall face_recognition_models`"
             )
     return models
+
+
+def install_model(spec: ModelSpec, sources: list[Path], dest_dir: Path) -> Path | None:
+    """Copy ``spec``'s file from the first of ``sources`` holding a verified copy into ``dest_dir``.
+
+    The copy is written to a temporary file, checked again and renamed into place, so ``dest_dir`` never
+    holds a partial file. A verified file already in ``dest_dir`` is kept as it is.
+
+    Returns:
+        The installed (or already present) file, or None when no source holds a valid copy.
+
+    Raises:
+        ModelError: ``dest_dir`` cannot be written.
+    """
+    target = dest_dir / spec.filename
+    with contextlib.suppress(OSError):
+        if target.is_file() and file_sha256(target) == spec.sha256:
+            return target
+    source = next((p for p in (s / spec.filename for s in sources) if _is_valid(p, spec)), None)
+    if source is None:
+        return None
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{spec.filename}.", suffix=".part")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                while chunk := src.read(_CHUNK_BYTES):
+                    out.write(chunk)
+            if file_sha256(tmp) != spec.sha256:
+                raise ModelError(f"{source}: changed while being copied; nothing installed")
+            tmp.chmod(0o644)
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ModelError(f"{dest_dir}: cannot install {spec.filename} ({exc})") from exc
+    log.info("%s model installed from %s to %s (sha256 verified)", spec.name, source, target)
+    return target
+
+
+def _is_valid(path: Path, spec: ModelSpec) -> bool:
+    try:
+        return path.is_file() and file_sha256(path) == spec.sha256
+    except OSError:
+        return False

@@ -17,6 +17,7 @@ from tests.store_kit import ACTOR, OBAMA, Cli, audit_rows, counts, drop_audit_gu
 from vigil.app import Engine
 from vigil.cli import store as store_cli
 from vigil.errors import StoreError
+from vigil.match.thresholds import UNCALIBRATED
 from vigil.services.gallery import sweep_orphans
 from vigil.services.lists import ListService, ListSettings
 from vigil.services.users import UserService
@@ -47,15 +48,20 @@ def test_lists_create_ls_rm(cli: Cli, db: Database) -> None:
         "--severity", "critical", "--review", "two_person", "--colour", "#ff0000", "--retention-days", "90",
         "--as", "test:cli",
     )  # fmt: skip
-    assert (r.code, r.out) == (0, "created list wanted (id 1)"), r
+    assert (r.code, r.out) == (0, "created list wanted (id 1), threshold 0.950"), r
     assert cli("lists", "create", "missing", "-r", "family request").code == 0
 
     r = cli("lists", "ls")
     assert r.code == 0, r
     [missing, wanted] = r.table()
-    assert wanted == ["wanted", "0", "0.950", "critical", "two_person", "90", "test:cli"]
-    assert missing[:6] == ["missing", "0", "0.920 (default)", "medium", "acknowledge", "30"]
-    assert missing[6].startswith("local:")
+    assert wanted[:3] == ["wanted", "0", "0.950"]
+    assert wanted[3].startswith("set by hand; calibrated 0.3")
+    assert wanted[4:] == ["critical", "two_person", "90", "test:cli"]
+    calibrated = float(missing[2])
+    assert 0.3 <= calibrated < 0.4  # faceplugin-fr512 at FPIR 0.001 for a list of one (docs/accuracy.md)
+    assert missing[3] == "FPIR 0.001 at 0 people"
+    assert missing[4:7] == ["medium", "acknowledge", "30"]
+    assert missing[7].startswith("local:")
 
     r = cli("lists", "rm", "missing", "--reason", "found", "--as", "test:cli")
     assert (r.code, r.out) == (0, "removed list missing (0 entries)"), r
@@ -75,6 +81,8 @@ def test_lists_create_ls_rm(cli: Cli, db: Database) -> None:
         (["lists", "create", "wanted", "-r", " "], "error: reason: creating a list needs a reason"),
         (["lists", "create", "wanted", "-r", "x", "--colour", "red"],
          "error: colour: 'red' is not a #rrggbb colour"),
+        (["lists", "create", "wanted", "-r", "x", "--threshold", "0.2"],
+         "error: threshold: 0.2 is below the threshold calibrated for this list (0.3"),
         (["lists", "create", "wanted", "-r", "x", "--threshold", "2"],
          "error: threshold: 2.0 is not a cosine"),
         (["lists", "rm", "nope", "-r", "x"], "error: no list named 'nope'"),
@@ -95,6 +103,24 @@ def test_a_duplicate_list_is_refused(cli: Cli, db: Database) -> None:
     r = cli("lists", "create", "wanted", "-r", "second")
     assert (r.code, r.err) == (2, "error: wanted: a list with this name already exists"), r
     assert [a.reason for a in audit_rows(db)] == ["first"]
+
+
+def test_a_threshold_under_the_calibrated_one_needs_force_and_stays_flagged(cli: Cli, db: Database) -> None:
+    r = cli("lists", "create", "wanted", "-r", "x", "--threshold", "0.2", "--force")
+    assert r.code == 0, r
+    [row] = cli("lists", "ls").table()
+    assert row[2] == "0.200"
+    assert "BELOW IT" in row[3], row
+
+    r = cli("lists", "set", "wanted", "-r", "follow the calibration")
+    assert r.code == 0, r
+    calibrated = float(r.out.split("threshold ")[1].split()[0])
+    assert "(FPIR 0.001 at 0 people)" in r.out
+    r = cli("lists", "set", "wanted", "-r", "one in ten thousand", "--fpir", "0.0001")
+    assert r.code == 0, r
+    assert float(r.out.split("threshold ")[1].split()[0]) > calibrated + 0.03
+    actions = [(a.action, a.details.get("forced")) for a in audit_rows(db)]
+    assert actions == [("list.create", True), ("list.rule", False), ("list.rule", False)]
 
 
 def test_db_upgrade_is_idempotent(cli: Cli, db_url: str) -> None:
@@ -186,7 +212,7 @@ def locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     data.mkdir()
     url = f"sqlite:///{data / 'vigil.db'}"
     db = open_db(url)
-    ListService(db).create(ACTOR, "wanted", ListSettings(), "before the lock")
+    ListService(db, UNCALIBRATED).create(ACTOR, "wanted", ListSettings(), "before the lock")
     db.dispose()
     other = sqlite3.connect(data / "vigil.db", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -197,7 +223,7 @@ def locked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def test_a_locked_database_is_a_store_error_and_nothing_is_written(locked: Path) -> None:
     db = Database.from_url(f"sqlite:///{locked / 'vigil.db'}")
-    lists = ListService(db)
+    lists = ListService(db, UNCALIBRATED)
     assert [i.name for i in lists.all()] == ["wanted"], "readers are not blocked (WAL)"
     with pytest.raises(StoreError, match=r"^database unavailable: database is locked$"):
         lists.create(ACTOR, "other", ListSettings(), "during the lock")

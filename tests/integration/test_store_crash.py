@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 from tests.store_kit import ACTOR, assert_consistent, counts, open_db, samples, write_config
 from vigil.app import Engine
+from vigil.match.thresholds import UNCALIBRATED
 from vigil.services.gallery import load_gallery, sweep_orphans
 from vigil.services.lists import ListService, ListSettings
 from vigil.store.db import Database
@@ -79,7 +80,7 @@ def store(db_url: str, tmp_path: Path, model_dir: Path) -> Iterator[tuple[Path, 
     data = tmp_path / "data"
     config = write_config(tmp_path / "vigil.yaml", data, db_url, model_dir)
     db = open_db(db_url)
-    ListService(db).create(ACTOR, "wanted", ListSettings(), "crash test")
+    ListService(db, UNCALIBRATED).create(ACTOR, "wanted", ListSettings(), "crash test")
     yield config, db, MediaStore(data / "media")
     db.dispose()
 
@@ -185,4 +186,4 @@ def test_a_kill_in_the_critical_windows_writes_no_row_and_only_orphan_files(
     _check_after_restart(db, media, engine)  # sweeps
     assert media.all_files() == set()
     # The database is usable at once: not left locked by the dead writer.
-    ListService(db).create(ACTOR, "after-the-crash", ListSettings(), "still writable")
+    ListService(db, UNCALIBRATED).create(ACTOR, "after-the-crash", ListSettings(), "still writable")

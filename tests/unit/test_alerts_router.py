@@ -17,6 +17,7 @@ from vigil.alerts.outbox import Outbox
 from vigil.alerts.router import AlertRouter
 from vigil.config import AlertsConfig, MatchConfig, WebhookConfig
 from vigil.errors import BadInput, NotFound
+from vigil.match.thresholds import ThresholdPolicy
 from vigil.runtime.messages import CameraEvents
 from vigil.services.alerts import AlertService
 from vigil.services.events import EventRecorder
@@ -36,6 +37,9 @@ from vigil.store.tables import (
 from vigil.types import Decision, EventKind, FaceEvent, FaceShot, QualityScores
 
 SECRET = "a webhook secret of 16+ chars"
+
+POLICY = ThresholdPolicy(MatchConfig(threshold=0.92, fpir=None), None)
+"""Every list at 0.92 unless it has its own threshold (these tests are about routing, not calibration)."""
 
 
 @dataclass
@@ -57,7 +61,7 @@ def _kit(
 ) -> Kit:
     config = AlertsConfig(cooldown_s=cooldown_s, webhooks=hooks)
     sinks = [f"webhook:{h.name}" for h in hooks] + ["mqtt"]
-    router = AlertRouter(config, MatchConfig(), Outbox(db), sinks, lambda i: f"http://x/media/{i}")
+    router = AlertRouter(config, POLICY, Outbox(db), sinks, lambda i: f"http://x/media/{i}")
     now = datetime.now(UTC)
     with db.write() as s:
         cam = Camera(name=camera, url="rtsp://u:p@cam/1", created_at=now)
@@ -66,8 +70,8 @@ def _kit(
         s.flush()
         camera_id, person_id = cam.id, person.id
     recorder = EventRecorder(db, MediaStore(root / "media"), router, "m1")
-    alerts = AlertService(db, router, lambda i: f"http://x/media/{i}", 0.92)
-    return Kit(db, recorder, alerts, ListService(db), camera_id, person_id)
+    alerts = AlertService(db, router, lambda i: f"http://x/media/{i}")
+    return Kit(db, recorder, alerts, ListService(db, POLICY), camera_id, person_id)
 
 
 def _put_on(kit: Kit, name: str, settings: ListSettings, expires: datetime | None = None) -> int:
@@ -254,7 +258,7 @@ def test_with_retention_zero_an_unmatched_face_leaves_no_crop_or_embedding(
     matches a list is kept as before (its alert needs its best shot)."""
     kit = _kit(db, tmp_path)
     _put_on(kit, "wanted", ListSettings())
-    router = AlertRouter(AlertsConfig(), MatchConfig(), Outbox(db), ["mqtt"], lambda i: None)
+    router = AlertRouter(AlertsConfig(), POLICY, Outbox(db), ["mqtt"], lambda i: None)
     recorder = EventRecorder(db, MediaStore(tmp_path / "media"), router, "m1", keep_unmatched=False)
     vector = np.ones(128, np.float32) / np.sqrt(128)
     at = datetime.now(UTC).timestamp()

@@ -31,8 +31,24 @@ def test_watchlists_are_created_read_and_removed_by_role_with_audit(api: Api) ->
     operator = bearer(api.user("otto", Role.OPERATOR))
     made = make_list(api, "wanted", threshold=0.95, severity="high", review="two_person", colour="#dc2626")
     assert made["effective_threshold"] == 0.95 and made["review"] == "two_person" and made["people"] == 0
+    assert made["below_calibrated"] is False and made["calibrated_threshold"] < 0.95
     default = make_list(api, "vip")
-    assert default["threshold"] is None and default["effective_threshold"] == 0.92
+    assert default["threshold"] is None and default["fpir"] is None and default["effective_fpir"] == 0.001
+    assert default["effective_threshold"] == default["calibrated_threshold"]
+    assert 0.3 <= default["effective_threshold"] < 0.4  # faceplugin-fr512, one person, FPIR 0.001
+    r = api.client.post(
+        "/watchlists", json={"name": "lax", "reason": "r", "threshold": 0.1}, headers=api.admin
+    )
+    assert r.status_code == 422 and "below the threshold calibrated" in r.json()["error"], r.text
+    lax = make_list(api, "lax", threshold=0.1, force=True)
+    assert lax["below_calibrated"] is True and lax["effective_threshold"] == 0.1
+    r = api.client.put("/watchlists/lax/rule", json={"fpir": 0.0001, "reason": "stricter"}, headers=api.admin)
+    assert r.status_code == 200, r.text
+    stricter = r.json()
+    assert stricter["below_calibrated"] is False and stricter["effective_fpir"] == 0.0001
+    assert stricter["effective_threshold"] > default["effective_threshold"] + 0.03
+    r = api.client.put("/watchlists/lax/rule", json={"reason": "r"}, headers=operator)
+    assert r.status_code == 403
 
     r = api.client.post("/watchlists", json={"name": "x", "reason": "r"}, headers=operator)
     assert r.status_code == 403
@@ -42,7 +58,7 @@ def test_watchlists_are_created_read_and_removed_by_role_with_audit(api: Api) ->
     assert r.status_code == 422 and "already exists" in r.json()["error"]
     r = api.client.post("/watchlists", json={"name": "y", "reason": "r", "colour": "red"}, headers=api.admin)
     assert r.status_code == 422 and "colour" in r.json()["error"]
-    assert [w["name"] for w in api.client.get("/watchlists", headers=viewer).json()] == ["vip", "wanted"]
+    assert [w["name"] for w in api.client.get("/watchlists", headers=viewer).json()] == ["lax", "vip", "wanted"]
 
     assert api.client.delete("/watchlists/vip", headers=api.admin).status_code == 422, "a reason is required"
     assert api.client.delete("/watchlists/vip?reason=closed", headers=operator).status_code == 403
@@ -51,6 +67,7 @@ def test_watchlists_are_created_read_and_removed_by_role_with_audit(api: Api) ->
     actions = [(a[1], a[2], a[3]) for a in audit_actions(api.db)]
     assert ("list.create", "list:wanted", "case 7") in actions
     assert ("list.remove", "list:vip", "closed") in actions
+    assert ("list.rule", "list:lax", "stricter") in actions
 
 
 def test_enrolment_by_upload_gives_the_gates_verdict_per_photo(api: Api, refs: Path) -> None:

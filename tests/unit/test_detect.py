@@ -12,10 +12,10 @@ import pytest
 from tests.helpers import read_bgr
 from vigil.config import HogConfig, YuNetConfig
 from vigil.detect import build_detector
-from vigil.detect.align import BOX_SHAPES, BoxShape, to_dlib_box
 from vigil.detect.base import Detector
 from vigil.detect.hog import HogDetector
 from vigil.detect.yunet import YuNetDetector
+from vigil.embed.dlib_align import BOX_SHAPES, BoxShape, to_dlib_box
 from vigil.models import YUNET
 
 

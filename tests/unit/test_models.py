@@ -335,7 +335,8 @@ _WIDE = {"COLUMNS": "250"}
 
 
 def test_cli_ls_found(model_dir: Path) -> None:
-    result = CliRunner().invoke(app, ["models", "ls", "--model-dir", str(model_dir)], env=_WIDE)
+    candidates = {"VIGIL_MODEL_DIR": str(model_dir / "candidates")}  # the embedders' files
+    result = CliRunner().invoke(app, ["models", "ls", "--model-dir", str(model_dir)], env=_WIDE | candidates)
     assert result.exit_code == 0, result.output
     assert "verified" in result.output
     assert str(model_dir) in result.output

@@ -20,7 +20,7 @@ from tests.helpers import read_bgr
 from vigil.alerts.outbox import Outbox
 from vigil.alerts.router import AlertRouter
 from vigil.app import Engine, Store, open_store
-from vigil.config import AlertsConfig, MatchConfig, StoreConfig, VigilConfig
+from vigil.config import AlertsConfig, StoreConfig, VigilConfig
 from vigil.errors import BadInput
 from vigil.evaluate.synthetic_gallery import SyntheticGallery, make_probes
 from vigil.search.archive import Archive
@@ -248,7 +248,7 @@ def test_putting_a_person_on_a_list_raises_retro_alerts_for_earlier_sightings(
         "ines", EnrolRequest("wanted", "Colin Powell", "case", (probe(lfw_images, "Colin_Powell"),))
     )
     router = AlertRouter(
-        AlertsConfig(cooldown_s=3600), MatchConfig(), Outbox(store.db), ["mqtt"], lambda i: None
+        AlertsConfig(cooldown_s=3600), store.policy, Outbox(store.db), ["mqtt"], lambda i: None
     )
     archive = Archive.load(store.db, engine.model_id, engine.dim)
     gallery = load_gallery(store.db, engine.model_id, engine.dim)
@@ -260,7 +260,7 @@ def test_putting_a_person_on_a_list_raises_retro_alerts_for_earlier_sightings(
             archive=lambda: archive,
             gallery=lambda: gallery,
             days=days,
-            default_threshold=0.92,
+            policy=store.policy,
         )
 
     later = BASE + timedelta(days=20)

@@ -103,7 +103,7 @@ def test_enrolment_writes_person_entry_samples_files_and_gallery(
         chip = cv2.imdecode(np.frombuffer(crop, np.uint8), cv2.IMREAD_COLOR)
         assert chip is not None
         assert chip.shape[0] == chip.shape[1] >= 80
-        assert (row.model_id, row.dim, row.weak) == (engine.embedder.model_id, 128, False)
+        assert (row.model_id, row.dim, row.weak) == (engine.embedder.model_id, engine.embedder.dim, False)
         assert verdict.quality is not None
         assert row.quality["total"] == pytest.approx(verdict.quality.total)
         assert set(row.quality) == {"size_px", "sharpness", "frontal", "det_score", "edge", "total"}

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from tests.store_kit import ACTOR, audit_rows, counts
 from vigil.errors import BadInput, NotFound
+from vigil.match.thresholds import UNCALIBRATED
 from vigil.services.lists import ListService, ListSettings
 from vigil.services.people import PeopleService
 from vigil.store import audit
@@ -19,7 +20,7 @@ from vigil.store.tables import Person, Review, Severity, WatchlistEntry
 
 @pytest.fixture
 def lists(db: Database) -> ListService:
-    return ListService(db)
+    return ListService(db, UNCALIBRATED)
 
 
 STRICT = ListSettings(

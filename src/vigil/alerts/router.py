@@ -1,7 +1,8 @@
 """The alert router: which identifications become alerts, on which list, and where they are sent.
 
-Rules, per watchlist: the list's own threshold (else the configured one) and the configured margin;
-among the lists a person is actively on and whose rule the score passes, the most severe list wins.
+Rules, per watchlist: the list's threshold (its own, else the one calibrated for its size and false-alert
+rate: :mod:`vigil.match.thresholds`) and the configured margin; among the lists a person is actively on
+and whose rule the score passes, the most severe list wins. The rule passed is recorded with the alert.
 De-duplication: one alert per event (track). Cool-down: after an alert for a person on a camera, that
 person raises no new alert on that camera for ``alerts.cooldown_s`` (the sightings are still events).
 
@@ -20,7 +21,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vigil.alerts.outbox import Outbox
-from vigil.config import AlertsConfig, MatchConfig
+from vigil.config import AlertsConfig
+from vigil.match.thresholds import ListRule, ThresholdPolicy
+from vigil.services.rules import list_rules
 from vigil.store.tables import Camera, Event, EventStatus, Person, Review, Severity, Watchlist, WatchlistEntry
 
 SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
@@ -42,7 +45,9 @@ class Alert:
     review: Review
     score: float
     margin: float
-    threshold: float
+    threshold: float | None  # None: raised before Vigil recorded each alert's threshold
+    fpir: float | None  # the false-alert rate the threshold was derived from (None: set by hand)
+    calibrated_for: int | None  # the list size it was calibrated for
     seen_at: datetime
     raised_at: datetime
     status: EventStatus
@@ -66,7 +71,9 @@ class Alert:
             "review": self.review.value,
             "score": round(self.score, 4),
             "margin": round(self.margin, 4),
-            "threshold": round(self.threshold, 4),
+            "threshold": None if self.threshold is None else round(self.threshold, 4),
+            "fpir": self.fpir,
+            "calibrated_for_size": self.calibrated_for,
             "seen_at": self.seen_at.isoformat(),
             "raised_at": self.raised_at.isoformat(),
             "status": self.status.value,
@@ -94,13 +101,13 @@ class AlertRouter:
     def __init__(
         self,
         alerts: AlertsConfig,
-        match: MatchConfig,
+        policy: ThresholdPolicy,
         outbox: Outbox,
         sinks: Sequence[str],
         image_url: Callable[[int], str | None],
     ) -> None:
         self._config = alerts
-        self._match = match
+        self._policy = policy
         self._outbox = outbox
         self._sinks = list(sinks)
         self._image_url = image_url
@@ -113,13 +120,14 @@ class AlertRouter:
         chosen = self._pick_list(session, sighting)
         if chosen is None:
             return None
-        watchlist, threshold = chosen
+        watchlist, rule = chosen
         if not sighting.retro and self._cooling_down(session, sighting, now):
             return None  # (each earlier sighting found for a new entry is its own alert)
         event.person_id = sighting.person_id
         event.watchlist_id = watchlist.id
         event.severity = watchlist.severity
         event.score, event.margin = sighting.score, sighting.margin
+        event.threshold, event.fpir, event.calibrated_for = rule.threshold, rule.fpir, rule.calibrated_for
         event.alerted_at = now
         event.frame_at = sighting.seen_at
         event.status = EventStatus.NEW
@@ -140,7 +148,9 @@ class AlertRouter:
             review=watchlist.review,
             score=sighting.score,
             margin=sighting.margin,
-            threshold=threshold,
+            threshold=rule.threshold,
+            fpir=rule.fpir,
+            calibrated_for=rule.calibrated_for,
             seen_at=sighting.seen_at,
             raised_at=now,
             status=EventStatus.NEW,
@@ -161,7 +171,7 @@ class AlertRouter:
                 continue
             self._outbox.enqueue(session, sink, key, topic, body, now)
 
-    def _pick_list(self, session: Session, sighting: Sighting) -> tuple[Watchlist, float] | None:
+    def _pick_list(self, session: Session, sighting: Sighting) -> tuple[Watchlist, ListRule] | None:
         rows = session.execute(
             select(Watchlist)
             .join(WatchlistEntry, WatchlistEntry.watchlist_id == Watchlist.id)
@@ -170,13 +180,17 @@ class AlertRouter:
                 or_(WatchlistEntry.expires_at.is_(None), WatchlistEntry.expires_at > sighting.seen_at),
             )
         ).scalars()
-        best: tuple[Watchlist, float] | None = None
-        for wl in rows:
-            threshold = wl.threshold if wl.threshold is not None else self._match.threshold
-            if sighting.score < threshold or sighting.margin < self._match.min_margin:
+        lists = list(rows)
+        if not lists:
+            return None
+        rules = list_rules(session, self._policy, sighting.seen_at, lists)
+        best: tuple[Watchlist, ListRule] | None = None
+        for wl in lists:
+            rule = rules[wl.id]
+            if sighting.score < rule.threshold or sighting.margin < self._policy.match.min_margin:
                 continue
             if best is None or SEVERITY_ORDER[wl.severity] > SEVERITY_ORDER[best[0].severity]:
-                best = (wl, threshold)
+                best = (wl, rule)
         return best
 
     def _cooling_down(self, session: Session, sighting: Sighting, now: datetime) -> bool:

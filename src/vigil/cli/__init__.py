@@ -7,6 +7,7 @@ import logging
 import typer
 
 from vigil.cli.bench import bench_app
+from vigil.cli.calibrate import calibrate_app
 from vigil.cli.config import config_app
 from vigil.cli.eval import eval_app
 from vigil.cli.models import app as models_app
@@ -41,6 +42,7 @@ app.command("demo")(demo)
 app.command("serve")(serve)
 app.add_typer(eval_app, name="eval")
 app.add_typer(bench_app, name="bench")
+app.add_typer(calibrate_app, name="calibrate")
 app.add_typer(models_app, name="models")
 app.command("enroll")(enroll)
 app.command("search")(search)

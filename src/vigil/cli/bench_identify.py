@@ -16,15 +16,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from vigil.app import build_engine, embedder_identity
 from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
 from vigil.config import VigilConfig
-from vigil.embed.dlib_resnet import model_id_for
 from vigil.errors import VigilError
 from vigil.evaluate.embed_images import VectorCache, lfw_cache_path
 from vigil.evaluate.identify import FPIR_TARGETS, IdentifyResult, OperatingPoint, run_identify
 from vigil.evaluate.machine import Machine, machine_info
 from vigil.evaluate.plots import plot_identify
-from vigil.models import dlib_model_paths
 from vigil.samples import data_dir
 
 console = Console(width=None if sys.stdout.isatty() else 150, highlight=False)
@@ -49,17 +48,18 @@ def identify(
 
     Gallery: photo 1 of the 1,680 people with 2+ photos. Mated probes: their photo 2. Non-mated probes:
     the 4,069 people with one photo. Reports the rank-1 rate, TPIR/FNIR and FPIR at the configured
-    threshold and with Vigil's decision rule, and the FPIR/FNIR trade-off over thresholds 0.85-0.97.
+    threshold and with Vigil's decision rule, and the FPIR/FNIR trade-off over the thresholds where
+    they change.
     """
     started = time.perf_counter()
     command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
     cfg = load_cli_config(config, model_dir)
     images = (lfw_dir or data_dir() / "lfw") / "images"
-    model_id = model_id_for(cfg.embed.flip)
+    model_id, _ = embedder_identity(cfg)
     cache = VectorCache(None if no_cache else lfw_cache_path(cfg, model_id))
     cached = len(cache.items)
     try:
-        dlib_model_paths()  # fail early, with advice, if the embedder is not installed
+        build_engine(cfg)  # fail early, with advice, if a model is missing
         with Progress(
             TextColumn("embedding LFW"),
             BarColumn(),

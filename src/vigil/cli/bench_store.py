@@ -20,10 +20,9 @@ from rich.table import Table
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError
 
-from vigil.app import build_engine
+from vigil.app import build_engine, embedder_identity
 from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
 from vigil.config import VigilConfig
-from vigil.embed.dlib_resnet import DlibResNetEmbedder, model_id_for
 from vigil.errors import VigilError
 from vigil.evaluate.bench_enrol import STAGES, EnrolBench, EnrolSetup, bench_enrol, lfw_people
 from vigil.evaluate.bench_store import (
@@ -128,7 +127,7 @@ def _run_enrol(
 def _run_scale(
     cfg: VigilConfig, sources: list[Databases], faces: int, people: int, queries: int
 ) -> list[ScaleResult]:
-    gallery = SyntheticGallery(faces, people, model_id_for(cfg.embed.flip), DlibResNetEmbedder.dim)
+    gallery = SyntheticGallery(faces, people, *embedder_identity(cfg))
     console.print(
         f"part 2: {faces:,} synthetic faces of {people:,} people ({gallery.model_id}, {gallery.dim}-d); "
         f"{queries:,} probe queries, brute-force answers computed first"

@@ -11,12 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from vigil.app import build_engine, embedder_identity
 from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
-from vigil.embed.dlib_resnet import model_id_for
 from vigil.evaluate.embed_images import VectorCache, embed_images, lfw_cache_path
 from vigil.evaluate.lfw import LfwResult, read_pairs, score_pairs
 from vigil.evaluate.plots import plot_roc
-from vigil.models import dlib_model_paths
 from vigil.samples import data_dir
 
 eval_app = typer.Typer(help="Measure accuracy on standard benchmarks.", no_args_is_help=True)
@@ -47,8 +46,8 @@ def lfw(
     root = lfw_dir or _default_lfw()
     pairs = [p for p in read_pairs(root / "protocol" / "pairs.txt") if p.fold < folds]
     paths = sorted({p.a for p in pairs} | {p.b for p in pairs})
-    dlib_model_paths()  # fail early, with advice, if the embedder is not installed
-    model_id = model_id_for(cfg.embed.flip)
+    build_engine(cfg)  # fail early, with advice, if a model is missing
+    model_id, _ = embedder_identity(cfg)
     cache_path = None if no_cache else lfw_cache_path(cfg, model_id)
     cache = VectorCache(cache_path)
     with Progress(

@@ -1,4 +1,4 @@
-"""`vigil models ls | fetch`: see where the model files are, and download the ones not on PyPI."""
+"""`vigil models ls | install | fetch`: see where the model files are, install or download them."""
 
 from __future__ import annotations
 
@@ -21,12 +21,14 @@ from rich.table import Table
 
 from vigil.config import load_config
 from vigil.errors import ConfigError, ModelError
+from vigil.model_catalogue import DEFAULT_ONNX_MODEL, EMBEDDERS
 from vigil.models import (
     YUNET,
     dlib_model_paths,
     fetch_model,
     file_sha256,
     find_model,
+    install_model,
     model_search_path,
     user_model_dir,
 )
@@ -91,7 +93,25 @@ def list_models(config: ConfigOption = None, model_dir: ModelDirOption = None) -
             table.add_row(
                 name, path.name, f"{escape(str(path.parent))} (package)", "not checked", _DLIB_LICENSE
             )
+    for spec in EMBEDDERS.values():
+        if spec.file is None:
+            continue
+        where = find_model(spec.file, configured)
+        table.add_row(
+            f"{spec.name} embedder ({spec.dim}-d, LFW {spec.lfw})",
+            spec.file.filename,
+            escape(str(where.parent)) if where else "[red]missing[/red]",
+            "[green]verified[/green]" if where else "-",
+            escape(spec.licence),
+        )
     out.print(table)
+    out.print(
+        "The default embedder is "
+        f"{DEFAULT_ONNX_MODEL}; `embed: {{type: dlib}}` selects dlib's. Each embedder file comes from "
+        "the registry package its catalogue entry names; `vigil models install DIR` copies verified "
+        "files from DIR into the user cache.",
+        highlight=False,
+    )
 
     out.print(f"{YUNET.name} search path, first valid file wins:", highlight=False)
     for i, folder in enumerate(model_search_path(configured), start=1):
@@ -111,6 +131,36 @@ def _folder_state(folder: Path) -> str:
         return "(valid)" if file_sha256(path) == YUNET.sha256 else "(wrong sha256, ignored)"
     except OSError:
         return "(unreadable)"
+
+
+@app.command("install")
+def install(
+    sources: Annotated[list[Path], typer.Argument(help="Folders holding model files.", file_okay=False)],
+    dest: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Folder to install into (default: the user cache).", file_okay=False),
+    ] = None,
+) -> None:
+    """Copy every model file Vigil knows (YuNet and the embedders) from SOURCES into the user cache,
+    each checked against its sha256; files with another hash are ignored."""
+    out = Console()
+    err = Console(stderr=True, soft_wrap=True)
+    folder = dest if dest is not None else user_model_dir()
+    specs = [YUNET, *(s.file for s in EMBEDDERS.values() if s.file is not None)]
+    installed = 0
+    for spec in specs:
+        try:
+            path = install_model(spec, sources, folder)
+        except ModelError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(1) from exc
+        if path is None:
+            out.print(f"{spec.name}: no verified {spec.filename} in the folders given", highlight=False)
+        else:
+            installed += 1
+            out.print(f"{spec.name}: {path} (sha256 verified)", highlight=False)
+    if installed == 0:
+        raise typer.Exit(1)
 
 
 @app.command("fetch")

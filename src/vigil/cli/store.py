@@ -22,8 +22,11 @@ from vigil.cli.common import (
     cli_errors,
     load_cli_config,
 )
+from vigil.config.schema import embed_config_for
 from vigil.errors import BadInput
 from vigil.match.folder import list_photos
+from vigil.model_catalogue import DLIB_RESNET
+from vigil.model_catalogue import EMBEDDERS as EMBEDDER_SPECS
 from vigil.services.enrol import (
     EnrolmentRejected,
     EnrolmentService,
@@ -33,7 +36,8 @@ from vigil.services.enrol import (
     PhotoVerdict,
 )
 from vigil.services.gallery import ORPHAN_MIN_AGE_S, sweep_orphans
-from vigil.services.lists import ListSettings
+from vigil.services.lists import ListInfo, ListSettings
+from vigil.services.reembed import Reembedder
 from vigil.services.retention import RetentionPurge
 from vigil.store import audit, migrate
 from vigil.store.tables import Review, Severity
@@ -90,31 +94,100 @@ def db_verify_audit(config: ConfigOption = None) -> None:
     console.print(f"audit chain intact: {check.rows} rows")
 
 
+@db_app.command("reembed")
+def db_reembed(
+    model: Annotated[str, typer.Option("--model", help="The embedder to embed with (`vigil models ls`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (audited).")] = "embedder change",
+    actor: ActorOption = None,
+    config: ConfigOption = None,
+    model_dir: ModelDirOption = None,
+) -> None:
+    """Embed every enrolment photo again with MODEL, beside the vectors it has (no re-enrolment).
+
+    Resumable: a run stopped at any point goes on from where it stopped. The old vectors keep serving
+    until the configuration names MODEL; `vigil serve` refuses a gallery that is not complete for its model.
+    """
+    cfg = load_cli_config(config, model_dir)
+    if model not in EMBEDDER_SPECS:
+        raise typer.BadParameter(
+            f"unknown embedder {model!r}: one of {', '.join(EMBEDDER_SPECS)}", param_hint="--model"
+        )
+    embed = cfg.embed if getattr(cfg.embed, "model", DLIB_RESNET.name) == model else embed_config_for(model)
+    cfg = cfg.model_copy(update={"embed": embed})
+    with cli_errors():
+        store = open_store(cfg)
+        engine = build_engine(cfg)
+        job = Reembedder(store.db, store.media, engine.stills, cfg.ingest, cfg.enrol)
+        with Progress(
+            TextColumn(f"re-embedding with {engine.model_id}"), BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=err,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("reembed", total=job.pending())
+            report = job.run(
+                actor_of(actor), reason, lambda done, n: bar.update(task, completed=done, total=n)
+            )
+    console.print(f"{report.embedded} photos embedded with {report.model_id} ({report.total} were missing)")
+    for sample_id, why in report.failed:
+        err.print(f"[yellow]sample {sample_id}:[/] {why} (remove the photo or enrol the person again)")
+    if not report.complete:
+        raise typer.Exit(1)
+
+
 # --- lists -------------------------------------------------------------------------------------------
+
+
+def _rule_text(i: ListInfo) -> tuple[str, str]:
+    """A list's threshold now and why (calibrated for its size, or set by hand), for tables."""
+    r = i.rule
+    if r.fixed:
+        why = "set by hand"
+        if r.calibrated is not None:
+            why += f"; calibrated {r.calibrated:.3f}" + (" [red]BELOW IT[/]" if r.below_calibrated else "")
+    elif r.fpir is not None:
+        why = f"FPIR {r.fpir:g} at {r.size:,} people" + (" (extrapolated)" if r.extrapolated else "")
+        why += "" if r.resolved else " (beyond the calibration's resolution)"
+    else:
+        why = "match.threshold"
+    return f"{r.threshold:.3f}", why
 
 
 @lists_app.command("ls")
 def lists_ls(config: ConfigOption = None) -> None:
-    """Every list with its settings and how many people are on it."""
+    """Every list with its settings, how many people are on it, and the threshold it alerts at."""
     store = _store(config)
     with cli_errors():
         infos = store.lists.all()
-    table = Table("name", "people", "threshold", "severity", "review", "retention (days)", "created by")
-    default = store.config.match.threshold
+    table = Table(
+        "name", "people", "threshold", "why", "severity", "review", "retention (days)", "created by"
+    )
     for i in infos:
-        t = i.settings.threshold
         table.add_row(
-            i.name, str(i.people), f"{t:.3f}" if t is not None else f"{default:.3f} (default)",
+            i.name, str(i.people), *_rule_text(i),
             i.settings.severity.value, i.settings.review.value, str(i.settings.retention_days), i.created_by,
         )  # fmt: skip
     console.print(table)
+
+
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(help="A fixed match threshold [calibrated for the list's size and FPIR, as it grows]."),
+]
+FpirOption = Annotated[
+    float | None,
+    typer.Option(help="False alerts accepted per unknown track, e.g. 0.001 [match.fpir].", min=0, max=1),
+]
+ForceOption = Annotated[
+    bool, typer.Option("--force", help="Accept a threshold below the calibrated one (more false alerts).")
+]
 
 
 @lists_app.command("create")
 def lists_create(
     name: Annotated[str, typer.Argument(help="Lowercase name, e.g. wanted, missing-persons.")],
     reason: ReasonOption,
-    threshold: Annotated[float | None, typer.Option(help="Match threshold [the configured default].")] = None,
+    threshold: ThresholdOption = None,
+    fpir: FpirOption = None,
+    force: ForceOption = False,
     severity: Annotated[Severity, typer.Option(help="How urgent its alerts are.")] = Severity.MEDIUM,
     colour: Annotated[str, typer.Option(help="Colour of its alerts, #rrggbb.")] = "#d97706",
     review: Annotated[Review, typer.Option(help="What an alert needs: none, acknowledge, two_person.")] = (
@@ -127,10 +200,30 @@ def lists_create(
 ) -> None:
     """Create a watchlist."""
     store = _store(config)
-    settings = ListSettings(threshold, severity, colour, review, retention_days, description)
+    settings = ListSettings(threshold, fpir, severity, colour, review, retention_days, description)
     with cli_errors():
-        info = store.lists.create(actor_of(actor), name, settings, reason)
-    console.print(f"created list {info.name} (id {info.id})")
+        info = store.lists.create(actor_of(actor), name, settings, reason, force=force)
+    console.print(f"created list {info.name} (id {info.id}), threshold {info.rule.threshold:.3f}")
+
+
+@lists_app.command("set")
+def lists_set(
+    name: str,
+    reason: ReasonOption,
+    threshold: ThresholdOption = None,
+    fpir: FpirOption = None,
+    force: ForceOption = False,
+    actor: ActorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Set a list's threshold or false-alert rate (an option left out goes back to the default)."""
+    store = _store(config)
+    with cli_errors():
+        info = store.lists.set_rule(
+            actor_of(actor), name, reason, threshold=threshold, fpir=fpir, force=force
+        )
+    value, why = _rule_text(info)
+    console.print(f"list {info.name}: threshold {value} ({why})")
 
 
 @lists_app.command("rm")

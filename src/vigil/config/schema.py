@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vigil.model_catalogue import spec_for
 
 
 class _Strict(BaseModel):
@@ -102,26 +104,74 @@ class BestShotConfig(_Strict):
     )
 
 
-class EmbedConfig(_Strict):
-    """The face embedder (dlib ResNet, 128-d, from face_recognition_models)."""
+class OnnxEmbedConfig(_Strict):
+    """A face embedder in ONNX (onnxruntime), chips aligned to the ArcFace template from the detector's
+    landmarks: the default. The model file is found like YuNet's and accepted only with its sha256."""
 
+    type: Literal["onnx"] = Field("onnx", description="Chooses an ONNX embedder.")
+    model: Literal["faceplugin-fr512", "mobilefacenet-sirius"] = Field(
+        "faceplugin-fr512",
+        description="Which network (`vigil models ls` shows each with its file, licence and accuracy).",
+    )
+    flip: bool = Field(
+        False,
+        description="Average the vector with that of the mirrored chip (a second pass; no gain measured "
+        "for the default model, see docs/accuracy.md).",
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads per inference [the worker's share of the cores: cameras run in parallel "
+        "processes].",
+    )
+
+
+class DlibEmbedConfig(_Strict):
+    """dlib's ResNet (128-d, from face_recognition_models), the original embedder."""
+
+    type: Literal["dlib"] = Field("dlib", description="Chooses dlib's ResNet embedder.")
     flip: bool = Field(
         True, description="Average the vector with that of the mirrored crop (test-time augmentation)."
     )
 
 
-class MatchConfig(_Strict):
-    """Open-set identification against a watchlist."""
+EmbedConfig = Annotated[OnnxEmbedConfig | DlibEmbedConfig, Field(discriminator="type")]
 
+
+def embed_config_for(name: str) -> OnnxEmbedConfig | DlibEmbedConfig:
+    """The default ``embed`` section for an embedder named as in the catalogue."""
+    return DlibEmbedConfig() if name == "dlib-resnet-v1" else OnnxEmbedConfig(model=name)
+
+
+class MatchConfig(_Strict):
+    """Open-set identification against watchlists: how close a face must be to a listed person."""
+
+    fpir: float | None = Field(
+        0.001,
+        gt=0.0,
+        lt=1.0,
+        description="False alerts accepted per unknown track (0.001: 1 in 1,000), for lists without their "
+        "own: each list's threshold is the one calibrated for this rate at the list's size, recomputed as "
+        "it grows (`vigil calibrate show`). Null: match.threshold for every list. Giving match.threshold "
+        "without match.fpir sets it null.",
+    )
     threshold: float = Field(
-        0.92,
+        0.30,
         ge=-1.0,
         le=1.0,
-        description="Least cosine similarity for an identification. 0.92 is where LFW View 2 pairs of "
-        "different people are accepted 0.1% of the time (TAR 97.5%); see docs/accuracy.md.",
+        description="Least cosine similarity for an identification: the floor of every calibrated "
+        "threshold, and the threshold itself when match.fpir is null [the embedder's 1:1 threshold at FAR "
+        "0.1% on LFW: 0.30 for faceplugin-fr512, 0.92 for dlib; see docs/accuracy.md]. Scores of different "
+        "embedders are not comparable: set it again when changing embed.",
     )
     min_margin: float = Field(
         0.0, ge=0.0, le=2.0, description="Least lead over the runner-up identity for an identification."
+    )
+    calibration: Path | None = Field(
+        None,
+        description="A calibration file of the configured embedder (`vigil calibrate build`, e.g. on a "
+        "site's own unknown faces) [the one Vigil ships for the embedder, made from LFW].",
     )
 
 
@@ -320,7 +370,7 @@ class SearchConfig(_Strict):
     """Search by photo over the watchlists and the archive of past detections."""
 
     min_score: float = Field(
-        0.92,
+        0.30,
         ge=-1,
         le=1,
         description="Candidates scoring below this are not shown unless a search asks (default: the "
@@ -347,12 +397,41 @@ class SearchConfig(_Strict):
 class VigilConfig(_Strict):
     """Everything Vigil needs to run, with embedded defaults that work on one machine."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _calibrated_defaults(cls, data: Any) -> Any:
+        """Thresholds not given are the chosen embedder's calibrated one (scores differ per model)."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        embed = data.get("embed", {})
+        if isinstance(embed, BaseModel):
+            embed = embed.model_dump()
+        if not isinstance(embed, dict):
+            return data
+        if "type" not in embed:  # a partial section (or one environment variable) means the default
+            embed = out["embed"] = {"type": "onnx", **embed}
+        spec = spec_for(str(embed.get("type", "onnx")), embed.get("model"))
+        if spec is None:
+            return data  # the union's own validation names what is wrong
+        for section, key in (("match", "threshold"), ("search", "min_score")):
+            given = out.get(section)
+            if isinstance(given, BaseModel):
+                given = given.model_dump(exclude_unset=True)
+            given = dict(given) if isinstance(given, dict) else {}
+            if key not in given:
+                given[key] = spec.threshold
+            elif section == "match" and "fpir" not in given:
+                given["fpir"] = None  # a threshold given by hand is the rule, not a floor
+            out[section] = given
+        return out
+
     model_dir: Path | None = Field(None, description="Where model files are looked for first.")
     ingest: IngestConfig = IngestConfig()
     detector: DetectorConfig = YuNetConfig()
     tracker: TrackerConfig = TrackerConfig()
     bestshot: BestShotConfig = BestShotConfig()
-    embed: EmbedConfig = EmbedConfig()
+    embed: EmbedConfig = OnnxEmbedConfig()
     match: MatchConfig = MatchConfig()
     pipeline: PipelineConfig = PipelineConfig()
     store: StoreConfig = StoreConfig()

@@ -8,14 +8,13 @@ from pathlib import Path
 import dlib
 import numpy as np
 
+from vigil.model_catalogue import DLIB_RESNET, model_id
 from vigil.types import Embeddings, FloatArray, Image
-
-MODEL_NAME = "dlib-resnet-v1"
 
 
 def model_id_for(flip: bool) -> str:
-    """The id stamped on vectors: the network plus anything that changes its output."""
-    return f"{MODEL_NAME}+flip" if flip else MODEL_NAME
+    """The id stamped on dlib's vectors: the network plus anything that changes its output."""
+    return model_id(DLIB_RESNET, flip)
 
 
 def l2_normalise(vectors: FloatArray) -> FloatArray:

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vigil.detect.align import FaceAligner
 from vigil.detect.base import Detector
-from vigil.embed.base import Embedder
+from vigil.embed.base import Aligner, Embedder
 from vigil.errors import BadInput
 from vigil.types import Embeddings, FaceDetections, FloatArray, Image
 
@@ -25,7 +24,7 @@ class StillFaces:
 class StillEncoder:
     """Runs detect → align → embed on one photo."""
 
-    def __init__(self, detector: Detector, aligner: FaceAligner, embedder: Embedder) -> None:
+    def __init__(self, detector: Detector, aligner: Aligner, embedder: Embedder) -> None:
         self.detector = detector
         self._aligner = aligner
         self._embedder = embedder
@@ -39,12 +38,15 @@ class StillEncoder:
         dets = self.detector.detect(image)
         if len(dets):
             dets = dets.filter(np.argsort(-dets.size_wh.prod(axis=1)))
-        chips = self._aligner.chips(image, dets.xyxy)
+        chips = self._aligner.chips(image, dets.xyxy, dets.landmarks)
         return StillFaces(dets, chips, self._embedder.embed(chips))
 
-    def embed_boxes(self, image: Image, xyxy: FloatArray) -> Embeddings:
-        """Vectors for faces at known boxes (drawn by this encoder's detector)."""
-        return self._embedder.embed(self._aligner.chips(image, xyxy))
+    def embed_boxes(self, image: Image, xyxy: FloatArray, landmarks: FloatArray | None = None) -> Embeddings:
+        """Vectors for faces at known boxes (drawn by this encoder's detector), with its landmarks (N, 5, 2)
+        when it gave them."""
+        if landmarks is None:
+            landmarks = np.full((len(xyxy), 5, 2), np.nan, np.float32)
+        return self._embedder.embed(self._aligner.chips(image, xyxy, landmarks))
 
     def encode_single(self, image: Image, name: str) -> StillFaces:
         """The one face of an enrolment photo.

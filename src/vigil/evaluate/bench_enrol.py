@@ -45,6 +45,7 @@ from vigil.config import VigilConfig
 from vigil.embed.stills import StillEncoder, StillFaces
 from vigil.errors import BadInput, StoreError
 from vigil.match.folder import list_photos
+from vigil.match.thresholds import UNCALIBRATED
 from vigil.runtime.pipeline import StageClock
 from vigil.services.enrol import EnrolmentRejected, EnrolmentService, EnrolRequest, Photo, PhotoVerdict
 from vigil.services.gallery import load_gallery
@@ -309,7 +310,7 @@ def prepare_store(url: str, data_dir: Path) -> None:
         with db.read() as s:
             if s.scalar(select(func.count()).select_from(Person)):
                 raise BadInput("database", "already holds people: the benchmark needs an empty one")
-        ListService(db).create(
+        ListService(db, UNCALIBRATED).create(
             ACTOR, LFW_LIST, ListSettings(description="LFW photos, vigil bench store"),
             reason="benchmark: LFW enrolment throughput",
         )  # fmt: skip

@@ -14,6 +14,7 @@ import platformdirs
 
 from vigil.app import Engine, build_engine
 from vigil.config import VigilConfig
+from vigil.embed import default_threads
 from vigil.errors import BadInput
 from vigil.evaluate.lfw import central_face, fallback_box
 from vigil.ingest.images import load_image
@@ -33,10 +34,10 @@ class ImageVector:
     found: bool
 
 
-def _init_worker(config: VigilConfig) -> None:
+def _init_worker(config: VigilConfig, threads: int) -> None:
     global _engine  # noqa: PLW0603 - one engine per worker process, built once by the pool initializer
     logging.basicConfig(level=logging.WARNING)
-    _engine = build_engine(config)
+    _engine = build_engine(config, threads)
 
 
 def embed_central_face(engine: Engine, root: Path, rel_path: str) -> ImageVector:
@@ -45,8 +46,10 @@ def embed_central_face(engine: Engine, root: Path, rel_path: str) -> ImageVector
     size_wh = (int(image.shape[1]), int(image.shape[0]))
     dets = engine.detector.detect(image)
     i = central_face(dets, size_wh)
-    box = dets.xyxy[i : i + 1] if i is not None else fallback_box(size_wh)
-    vectors = engine.stills.embed_boxes(image, box).vectors
+    if i is not None:
+        vectors = engine.stills.embed_boxes(image, dets.xyxy[i : i + 1], dets.landmarks[i : i + 1]).vectors
+    else:
+        vectors = engine.stills.embed_boxes(image, fallback_box(size_wh)).vectors
     if len(vectors) == 0:
         raise BadInput(root / rel_path, "face could not be aligned")
     return ImageVector(rel_path, vectors[0], i is not None)
@@ -60,7 +63,8 @@ def _work(args: tuple[Path, str]) -> ImageVector:
 
 def cache_key(config: VigilConfig, model_id: str) -> str:
     """A key that changes whenever anything that shapes the vectors changes."""
-    text = f"{model_id}|{config.detector.model_dump_json()}|{config.embed.model_dump_json()}"
+    embed = config.embed.model_dump_json(exclude={"threads"})
+    text = f"{model_id}|{config.detector.model_dump_json()}|{embed}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -125,8 +129,9 @@ def _run(config: VigilConfig, root: Path, todo: list[str], workers: int) -> Iter
     if not todo:
         return
     if workers <= 1:
-        _init_worker(config)
+        _init_worker(config, default_threads(1))
         yield from (_work((root, p)) for p in todo)
         return
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(config,)) as pool:
+    init = (config, default_threads(workers))
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=init) as pool:
         yield from pool.map(_work, [(root, p) for p in todo], chunksize=8)

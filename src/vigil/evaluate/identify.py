@@ -41,8 +41,8 @@ from vigil.match.gallery import Gallery, ListMembership
 from vigil.types import BoolArray, FloatArray, IdentityScore, IntArray
 
 LIST_ID = 1
-#: The thresholds of the FPIR/FNIR trade-off: 0.85 to 0.97 in steps of 0.0025.
-THRESHOLDS: FloatArray = np.round(np.linspace(0.85, 0.97, 49), 4).astype(np.float32)
+#: Steps of the FPIR/FNIR trade-off's thresholds (its range follows the scores: embedders differ).
+THRESHOLD_STEP = 0.0025
 #: FPIR targets at which the threshold needed and the FNIR paid for it are reported.
 FPIR_TARGETS = (0.01, 0.001)
 
@@ -255,8 +255,22 @@ class Tradeoff:
     fnir: FloatArray
 
 
-def tradeoff(ranked: Ranked, thresholds: FloatArray = THRESHOLDS) -> Tradeoff:
-    """FPIR and FNIR at each of ``thresholds`` (nearest score ≥ threshold, no margin)."""
+def tradeoff_thresholds(ranked: Ranked) -> FloatArray:
+    """Thresholds from where 98% of non-mated probes are accepted to where 2% of mated ones are, in
+    steps of :data:`THRESHOLD_STEP` on a 0.01 grid."""
+    top = ranked.score[:, 0]
+    finite = np.isfinite(top)
+    lo = float(np.quantile(top[finite & ~ranked.mated], 0.02)) if (finite & ~ranked.mated).any() else 0.0
+    hi = float(np.quantile(top[finite & ranked.mated], 0.98)) if (finite & ranked.mated).any() else 1.0
+    lo, hi = np.floor(min(lo, hi) * 100) / 100, np.ceil(max(lo, hi) * 100) / 100
+    out: FloatArray = np.round(np.arange(lo, hi + 1e-9, THRESHOLD_STEP), 4).astype(np.float32)
+    return out
+
+
+def tradeoff(ranked: Ranked, thresholds: FloatArray | None = None) -> Tradeoff:
+    """FPIR and FNIR at each of ``thresholds`` [:func:`tradeoff_thresholds`] (nearest score ≥ threshold,
+    no margin)."""
+    thresholds = tradeoff_thresholds(ranked) if thresholds is None else thresholds
     points = [operating_point(ranked, float(t)) for t in thresholds]
     return Tradeoff(
         thresholds.astype(np.float32),

@@ -20,6 +20,7 @@ from vigil.evaluate.bench_store import TARGET_P99_MS, TARGET_STARTUP_S, StoreBen
 from vigil.evaluate.identify import IdentifyResult
 from vigil.evaluate.machine import Machine
 from vigil.evaluate.protocol import Roc
+from vigil.match.calibration import Calibration
 
 
 def plot_roc(curve: Roc, out: Path, title: str) -> None:
@@ -272,8 +273,10 @@ def plot_identify(result: IdentifyResult, out: Path, machine: Machine) -> None:
     left.grid(True, which="both", alpha=0.3)
 
     right.plot(np.maximum(curve.fpir, floor), curve.fnir, "-", color="C2")
+    span = float(curve.threshold.max() - curve.threshold.min()) if len(curve.threshold) else 0.0
+    every = 10 if span <= 0.2 else 50  # label every 0.01 or 0.05, in thousandths
     for t, x, y in zip(curve.threshold.tolist(), curve.fpir.tolist(), curve.fnir.tolist(), strict=True):
-        if x < 0.95 and round(t * 1000) % 10 == 0:  # every 0.01, where the points stand apart
+        if x < 0.95 and round(t * 1000) % every == 0:  # where the points stand apart
             right.annotate(
                 f"{t:.2f}", (max(x, floor), y), textcoords="offset points", xytext=(4, 2), fontsize=7
             )
@@ -291,6 +294,36 @@ def plot_identify(result: IdentifyResult, out: Path, machine: Machine) -> None:
         f"{point.mated:,} mated and {point.non_mated:,} non-mated probes ({result.model_id}; {machine.cpu})",
         fontsize=9,
     )
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def plot_calibration(cal: Calibration, out: Path, fpirs: tuple[float, ...]) -> None:
+    """The threshold a list needs against its size, one line per FPIR (extrapolated part dashed)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=120)
+    sizes = np.unique(np.logspace(0, 5, 60).astype(int))
+    for i, f in enumerate(fpirs):
+        points = [cal.threshold(int(n), f) for n in sizes]
+        t = np.array([p.threshold for p in points])
+        measured = np.array([not p.extrapolated for p in points])
+        ax.plot(sizes[measured], t[measured], "-", color=f"C{i}", label=f"FPIR {f:g}")
+        ax.plot(sizes[~measured], t[~measured], "--", color=f"C{i}")
+        unresolved = np.array([not p.resolved for p in points])
+        if unresolved.any():
+            ax.plot(sizes[unresolved], t[unresolved], ".", color=f"C{i}", ms=3)
+    ax.axvline(cal.sizes[-1], ls=":", color="0.5")
+    ax.annotate(
+        f"measured up to {cal.sizes[-1]:,} people;\ndashed: extrapolated; dots: below resolution",
+        (cal.sizes[-1], ax.get_ylim()[0]), textcoords="offset points", xytext=(4, 6), fontsize=7,
+    )  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("people on the list (log scale)")
+    ax.set_ylabel("threshold (cosine similarity)")
+    ax.set_title(f"Calibrated thresholds, {cal.model_id}\n{cal.source}", fontsize=8)
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

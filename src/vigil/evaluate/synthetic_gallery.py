@@ -33,6 +33,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from vigil.errors import BadInput, StoreError
+from vigil.match.thresholds import UNCALIBRATED
 from vigil.services.lists import ListService, ListSettings
 from vigil.store import audit
 from vigil.store.db import Database
@@ -232,7 +233,7 @@ def bulk_insert(db: Database, gallery: SyntheticGallery, progress: ProgressFn | 
     postgres = db.dialect == "postgresql"
     now = datetime.now(UTC)
     start = time.perf_counter()
-    wl = ListService(db).create(
+    wl = ListService(db, UNCALIBRATED).create(
         ACTOR, SYNTHETIC_LIST, ListSettings(description="synthetic faces for vigil bench store"),
         reason="benchmark: synthetic gallery",
     )  # fmt: skip

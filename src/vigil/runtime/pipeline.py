@@ -17,9 +17,8 @@ import numpy as np
 
 from vigil.bestshot import BestShotSelector
 from vigil.config import MatchConfig
-from vigil.detect.align import FaceAligner
 from vigil.detect.base import Detector
-from vigil.embed.base import Embedder
+from vigil.embed.base import Aligner, Embedder
 from vigil.events.lifecycle import EventBuilder, ShotDecision
 from vigil.match.track import IdentitySearch, TrackIdentifier
 from vigil.track import Tracker
@@ -85,7 +84,7 @@ class SourcePipeline:
         *,
         source_id: str,
         detector: Detector,
-        aligner: FaceAligner,
+        aligner: Aligner,
         embedder: Embedder,
         tracker: Tracker,
         selector: BestShotSelector,
@@ -149,7 +148,7 @@ class SourcePipeline:
         kept: list[FaceShot] = []
         with times.timing("align"):
             for shot in shots:
-                got = self._aligner.chips(shot.patch, shot.xyxy_in_patch[None])
+                got = self._aligner.chips(shot.patch, shot.xyxy_in_patch[None], shot.landmarks_in_patch[None])
                 if got:
                     chips.append(got[0])
                     kept.append(shot)

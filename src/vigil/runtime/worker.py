@@ -29,6 +29,7 @@ import numpy as np
 from vigil.config import VigilConfig
 from vigil.ingest.live import LiveReader
 from vigil.match.gallery import Gallery, GalleryIdentities
+from vigil.match.thresholds import ThresholdPolicy
 from vigil.runtime.messages import (
     CameraCounters,
     CameraEvents,
@@ -44,7 +45,8 @@ from vigil.runtime.messages import (
     WorkerStats,
 )
 from vigil.runtime.pipeline import SourcePipeline, SourcePipelineFactory
-from vigil.services.gallery import gallery_fingerprint, load_gallery, lowest_threshold
+from vigil.services.gallery import gallery_fingerprint, load_gallery
+from vigil.services.rules import lowest_threshold
 from vigil.store.db import Database
 from vigil.types import FaceEvent, Image
 
@@ -69,15 +71,15 @@ class _Camera:
 class _GallerySync:
     """The worker's gallery, reloaded when the database says it changed."""
 
-    def __init__(self, db: Database, model_id: str, dim: int, *, default_threshold: float, poll_s: float):
+    def __init__(self, db: Database, model_id: str, dim: int, *, policy: ThresholdPolicy, poll_s: float):
         self._db = db
         self._model_id = model_id
         self._dim = dim
-        self._default_threshold = default_threshold
+        self._policy = policy
         self._poll_s = poll_s
         self._fingerprint = gallery_fingerprint(db)
         self.identities = GalleryIdentities(self._load())
-        self.threshold = lowest_threshold(db, default_threshold)
+        self.threshold = lowest_threshold(db, policy)
         self._next_poll = time.monotonic() + poll_s
 
     def _load(self) -> Gallery:
@@ -93,7 +95,7 @@ class _GallerySync:
             return False
         self._fingerprint = fingerprint
         self.identities.replace(self._load())
-        self.threshold = lowest_threshold(self._db, self._default_threshold)
+        self.threshold = lowest_threshold(self._db, self._policy)
         return True
 
 
@@ -107,6 +109,7 @@ class CameraWorker:
         *,
         pipelines: SourcePipelineFactory,
         db: Database,
+        policy: ThresholdPolicy,
         control: Queue[Control],
         out: Queue[Report],
     ) -> None:
@@ -117,7 +120,7 @@ class CameraWorker:
         self._pipelines = pipelines
         self._gallery = _GallerySync(
             db, pipelines.model_id, pipelines.dim,
-            default_threshold=config.match.threshold, poll_s=config.live.gallery_poll_s,
+            policy=policy, poll_s=config.live.gallery_poll_s,
         )  # fmt: skip
         self._cameras: dict[int, _Camera] = {}
         self._order: list[int] = []

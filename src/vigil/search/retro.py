@@ -18,8 +18,9 @@ from sqlalchemy import select
 
 from vigil.alerts.router import Alert, AlertRouter, Sighting
 from vigil.match.gallery import Gallery
+from vigil.match.thresholds import ThresholdPolicy
 from vigil.search.archive import Archive
-from vigil.services.gallery import lowest_threshold
+from vigil.services.rules import lowest_threshold
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Event, FaceSample
 
@@ -37,14 +38,14 @@ class RetroSearch:
         archive: Callable[[], Archive],
         gallery: Callable[[], Gallery],
         days: float,
-        default_threshold: float,
+        policy: ThresholdPolicy,
     ) -> None:
         self._db = db
         self._router = router
         self._archive = archive
         self._gallery = gallery
         self._days = days
-        self._default_threshold = default_threshold
+        self._policy = policy
 
     def run(self, person_id: int, now: datetime | None = None) -> list[Alert]:
         """Retro-alerts for ``person_id``'s earlier sightings (committed; the caller announces them)."""
@@ -52,7 +53,7 @@ class RetroSearch:
             return []
         now = now or datetime.now(UTC)
         archive = self._archive()
-        floor = lowest_threshold(self._db, self._default_threshold)  # below it, no list could alert
+        floor = lowest_threshold(self._db, self._policy)  # below it, no list could alert
         with self._db.read() as s:
             rows = s.scalars(
                 select(FaceSample.embedding).where(

@@ -49,9 +49,7 @@ class AlertView:
         )
 
 
-def load_alert(
-    session: Session, event: Event, image_url: Callable[[int], str | None], default_threshold: float
-) -> Alert:
+def load_alert(session: Session, event: Event, image_url: Callable[[int], str | None]) -> Alert:
     """The :class:`Alert` of an alerted event row, as the router built it."""
     if event.alerted_at is None:
         raise NotFound(f"event {event.id} is not an alert")
@@ -73,7 +71,9 @@ def load_alert(
         review=wl.review if wl else Review.NONE,
         score=event.score or 0.0,
         margin=event.margin or 0.0,
-        threshold=wl.threshold if wl and wl.threshold is not None else default_threshold,
+        threshold=event.threshold,
+        fpir=event.fpir,
+        calibrated_for=event.calibrated_for,
         seen_at=as_utc(event.frame_at or event.start_at),
         raised_at=as_utc(event.alerted_at),
         status=event.status,
@@ -88,12 +88,10 @@ class AlertService:
         db: Database,
         router: AlertRouter,
         image_url: Callable[[int], str | None],
-        default_threshold: float,
     ) -> None:
         self._db = db
         self._router = router
         self._image_url = image_url
-        self._default_threshold = default_threshold
         self._on_change: Callable[[AlertView], None] = lambda _v: None
 
     def on_change(self, handler: Callable[[AlertView], None]) -> None:
@@ -189,5 +187,5 @@ class AlertService:
             )
         )
         confirmed = len({r.username for r in reviews if r.action is EventStatus.CONFIRMED})
-        alert = load_alert(session, event, self._image_url, self._default_threshold)
+        alert = load_alert(session, event, self._image_url)
         return AlertView(alert, reviews, confirmed, self._needed(session, event))

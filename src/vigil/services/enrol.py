@@ -24,7 +24,7 @@ from vigil.embed.stills import StillEncoder
 from vigil.errors import BadInput, NotFound
 from vigil.ingest.images import decode_image
 from vigil.match.gallery import Gallery, ListMembership
-from vigil.services.gate import GatedFace, examine
+from vigil.services.gate import GatedFace, examine, quality_json
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.media import MediaStore, image_suffix, sha256_hex
@@ -267,8 +267,13 @@ class EnrolmentService:
         judged: list[tuple[PhotoVerdict, GatedFace | None]],
     ) -> tuple[list[PhotoVerdict], list[tuple[int, GatedFace]]]:
         """Insert the usable photos not already enrolled; the verdicts of all, and the new samples."""
+        model_id = self._stills.model_id
         existing = set(
-            s.scalars(select(FaceSample.photo_sha256).where(FaceSample.person_id == person.id)).all()
+            s.scalars(
+                select(FaceSample.photo_sha256).where(
+                    FaceSample.person_id == person.id, FaceSample.model_id == model_id
+                )
+            ).all()
         )
         added: dict[int, PhotoVerdict] = {}  # by position: two photos may share a name
         new: list[tuple[int, GatedFace]] = []
@@ -283,8 +288,7 @@ class EnrolmentService:
                 person_id=person.id, photo_sha256=digest, photo_path=files[i][0],
                 crop_path=files[i][1], embedding=face.vector.astype("<f4").tobytes(),
                 model_id=face.model_id, dim=len(face.vector), weak=verdict.weak, created_at=datetime.now(UTC),
-                quality={"size_px": q.size_px, "sharpness": q.sharpness, "frontal": q.frontal,
-                         "det_score": q.det_score, "edge": q.edge, "total": q.total},
+                quality=quality_json(q),
             )  # fmt: skip
             s.add(sample)
             s.flush()

@@ -19,14 +19,15 @@ from pathlib import Path
 import av
 from sqlalchemy import select
 
-from vigil.config import MatchConfig
 from vigil.errors import BadInput
 from vigil.ingest.base import Source
 from vigil.match.gallery import GalleryIdentities
+from vigil.match.thresholds import ThresholdPolicy
 from vigil.runtime.messages import CameraEvents
 from vigil.runtime.pipeline import SourcePipelineFactory
 from vigil.services.events import EventRecorder
-from vigil.services.gallery import load_gallery, lowest_threshold
+from vigil.services.gallery import load_gallery
+from vigil.services.rules import lowest_threshold
 from vigil.store.db import Database
 from vigil.store.tables import Camera
 from vigil.types import EventKind, FaceEvent
@@ -57,12 +58,12 @@ class FootageImport:
         pipelines: SourcePipelineFactory,
         recorder: EventRecorder,
         *,
-        match: MatchConfig,
+        policy: ThresholdPolicy,
     ) -> None:
         self._db = db
         self._pipelines = pipelines
         self._recorder = recorder
-        self._match = match
+        self._policy = policy
 
     def camera(self, name: str) -> int:
         """The virtual camera ``name`` (made now if new). Raises BadInput if a live camera has the name."""
@@ -99,9 +100,7 @@ class FootageImport:
         camera_id = self.camera(camera)
         gallery = load_gallery(self._db, self._pipelines.model_id, self._pipelines.dim)
         # Decide at the lowest list threshold; each list's own threshold picks its alerts (as live).
-        match = self._match.model_copy(
-            update={"threshold": lowest_threshold(self._db, self._match.threshold)}
-        )
+        match = self._policy.match.model_copy(update={"threshold": lowest_threshold(self._db, self._policy)})
         pipeline = self._pipelines.pipeline(camera, GalleryIdentities(gallery, clock=lambda: start), match)
         run_id = uuid.uuid4().hex[:12]
         t0 = start.timestamp()

@@ -53,6 +53,7 @@ def gallery_fingerprint(db: Database) -> tuple[object, ...]:
             parts.extend(s.execute(select(func.count(table.id), func.max(table.id))).one())
         parts.append(s.scalar(select(func.max(WatchlistEntry.expires_at))))
         parts.append(s.scalar(select(func.sum(Watchlist.threshold))))
+        parts.append(s.scalar(select(func.sum(Watchlist.fpir))))
     return tuple(parts)
 
 
@@ -75,13 +76,6 @@ class FreshGallery:
                 self._gallery = load_gallery(self._db, self._model_id, self._dim)
                 self._fingerprint = now
             return self._gallery
-
-
-def lowest_threshold(db: Database, default: float) -> float:
-    """The lowest match threshold of any list (lists without their own use ``default``)."""
-    with db.read() as s:
-        lowest = s.scalar(select(func.min(Watchlist.threshold)))
-    return default if lowest is None else min(default, float(lowest))
 
 
 ORPHAN_MIN_AGE_S = 3600.0

@@ -29,6 +29,12 @@ class GatedFace:
         return not self.problems
 
 
+def quality_json(q: QualityScores) -> dict[str, float]:
+    """A face's quality scores as stored with its sample."""
+    return {"size_px": q.size_px, "sharpness": q.sharpness, "frontal": q.frontal,
+            "det_score": q.det_score, "edge": q.edge, "total": q.total}  # fmt: skip
+
+
 def gate_reasons(q: QualityScores, cfg: EnrolConfig) -> tuple[str, ...]:
     """Why a face is too weak to enrol (empty when it is good enough)."""
     reasons = []

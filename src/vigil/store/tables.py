@@ -127,7 +127,8 @@ class Watchlist(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: the configured default
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: calibrated for its size
+    fpir: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: the configured match.fpir
     severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"), default=Severity.MEDIUM)
     colour: Mapped[str] = mapped_column(String(7), default="#d97706")
     review: Mapped[Review] = mapped_column(_enum(Review, "review"), default=Review.ACKNOWLEDGE)
@@ -221,6 +222,11 @@ class Event(Base):
     watchlist_id: Mapped[int | None] = mapped_column(ForeignKey("watchlists.id", ondelete="SET NULL"))
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     margin: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The rule the alert passed: its list's threshold then, the FPIR it was derived from and the list size
+    # it was calibrated for (both None for a threshold set by hand).
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    fpir: Mapped[float | None] = mapped_column(Float, nullable=True)
+    calibrated_for: Mapped[int | None] = mapped_column(Integer, nullable=True)
     model_id: Mapped[str] = mapped_column(String(64))
     severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "event_severity"), nullable=True)
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)

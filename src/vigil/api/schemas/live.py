@@ -85,7 +85,11 @@ class AlertPublic(BaseModel):
     review: str
     score: float
     margin: float
-    threshold: float
+    threshold: float | None = Field(description="The list's threshold the alert passed (null: not recorded).")
+    fpir: float | None = Field(
+        None, description="The false-alert rate per unknown track it was calibrated for (null: set by hand)."
+    )
+    calibrated_for_size: int | None = Field(None, description="The list size it was calibrated for.")
     seen_at: datetime
     raised_at: datetime
     status: str

@@ -1,4 +1,4 @@
-"""Alignment: dlib's 5-point landmarks on a detector box, then a similarity warp to a 150 px chip.
+"""dlib's alignment: dlib's 5-point landmarks on a detector box, then a similarity warp to a 150 px chip.
 
 dlib's ResNet was trained on chips cut by dlib's own aligner from landmarks its 5-point model found on
 HOG-detector boxes. Other detectors draw their boxes differently, so a box is first mapped to the shape a
@@ -88,17 +88,23 @@ def bgr_to_rgb(image: Image) -> Image:
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
-class FaceAligner:
-    """Detector boxes in, aligned 150 px RGB chips out (landmark model + dlib's warp)."""
+class DlibAligner:
+    """Detector boxes in, aligned 150 px RGB chips out (landmark model + dlib's warp).
+
+    The detector's own landmarks are not used: dlib's ResNet was trained on chips cut from dlib's points.
+    """
 
     def __init__(self, landmarker: Landmarker, box_shape: BoxShape) -> None:
         self._landmarker = landmarker
         self._box_shape = box_shape
 
-    def chips(self, image: Image, xyxy: FloatArray) -> list[Image]:
+    def dlib_points(self, rgb: Image, xyxy: FloatArray) -> FloatArray:
+        """dlib's 5 points (N, 5, 2) for detector boxes (N, 4) on an RGB image."""
+        return self._landmarker.landmarks(rgb, to_dlib_box(xyxy, self._box_shape))
+
+    def chips(self, image: Image, xyxy: FloatArray, landmarks: FloatArray) -> list[Image]:
         """Aligned chips for boxes (N, 4) drawn by this aligner's detector on a BGR image."""
         if len(xyxy) == 0:
             return []
         rgb = bgr_to_rgb(image)
-        landmarks = self._landmarker.landmarks(rgb, to_dlib_box(xyxy, self._box_shape))
-        return chips_from_landmarks(rgb, landmarks)
+        return chips_from_landmarks(rgb, self.dlib_points(rgb, xyxy))
