@@ -33,7 +33,7 @@ from vigil.embed.stills import StillEncoder
 from vigil.errors import BadInput, ConfigError, StoreError
 from vigil.match.calibration import load_calibration, shipped_calibration
 from vigil.match.gallery import Gallery
-from vigil.match.thresholds import ThresholdPolicy
+from vigil.match.thresholds import ListRule, ThresholdPolicy
 from vigil.match.track import IdentitySearch, TrackIdentifier
 from vigil.match.watchlist import Watchlist
 from vigil.model_catalogue import EmbedderSpec, model_id, spec_for
@@ -186,6 +186,13 @@ def threshold_policy(config: VigilConfig) -> ThresholdPolicy:
             "no calibration for %s: every list uses match.threshold %.3f", model, config.match.threshold
         )
     return ThresholdPolicy(config.match, calibration)
+
+
+def folder_rule(config: VigilConfig, watchlist: Watchlist) -> tuple[MatchConfig, ListRule]:
+    """The decision rule for a watchlist enrolled from a folder (``vigil scan``): the threshold calibrated
+    for its number of people, as a stored list of that size would have."""
+    rule = threshold_policy(config).rule(len(watchlist.identities))
+    return config.match.model_copy(update={"threshold": rule.threshold}), rule
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ MOBILEFACENET_SIRIUS = EmbedderSpec(
     std=128.0,
     dim=192,
     flip=False,
-    threshold=0.42,
+    threshold=0.45,
     lfw="98.98%",
 )
 """MobileFaceNet, 192-d (RGB, (x - 127.5) / 128: found by measurement)."""

@@ -6,6 +6,7 @@ not do its job (bad input, unknown name, database unavailable); every error is o
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,7 +120,7 @@ def test_a_threshold_under_the_calibrated_one_needs_force_and_stays_flagged(cli:
     r = cli("lists", "set", "wanted", "-r", "one in ten thousand", "--fpir", "0.0001")
     assert r.code == 0, r
     assert float(r.out.split("threshold ")[1].split()[0]) > calibrated + 0.03
-    actions = [(a.action, a.details.get("forced")) for a in audit_rows(db)]
+    actions = [(a.action, json.loads(a.details).get("forced")) for a in audit_rows(db)]
     assert actions == [("list.create", True), ("list.rule", False), ("list.rule", False)]
 
 

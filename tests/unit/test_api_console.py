@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,10 +20,10 @@ from vigil.store.tables import Camera, Event, EventShot, EventStatus, Person, Ro
 LMM = "ageitgey_lin-manuel-miranda.png"
 
 
-def make_list(api: Api, name: str, **extra: object) -> dict[str, object]:
+def make_list(api: Api, name: str, **extra: object) -> dict[str, Any]:
     r = api.client.post("/watchlists", json={"name": name, "reason": "case 7", **extra}, headers=api.admin)
     assert r.status_code == 201, r.text
-    body: dict[str, object] = r.json()
+    body: dict[str, Any] = r.json()
     return body
 
 
@@ -58,7 +59,11 @@ def test_watchlists_are_created_read_and_removed_by_role_with_audit(api: Api) ->
     assert r.status_code == 422 and "already exists" in r.json()["error"]
     r = api.client.post("/watchlists", json={"name": "y", "reason": "r", "colour": "red"}, headers=api.admin)
     assert r.status_code == 422 and "colour" in r.json()["error"]
-    assert [w["name"] for w in api.client.get("/watchlists", headers=viewer).json()] == ["lax", "vip", "wanted"]
+    assert [w["name"] for w in api.client.get("/watchlists", headers=viewer).json()] == [
+        "lax",
+        "vip",
+        "wanted",
+    ]
 
     assert api.client.delete("/watchlists/vip", headers=api.admin).status_code == 422, "a reason is required"
     assert api.client.delete("/watchlists/vip?reason=closed", headers=operator).status_code == 403

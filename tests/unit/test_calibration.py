@@ -59,7 +59,7 @@ def test_longer_lists_are_extrapolated_and_too_fine_a_rate_is_flagged(cal: Calib
     assert big.extrapolated and big.threshold > cal.threshold(1500, 0.01).threshold
     fine = cal.threshold(1500, 1e-6)  # one stranger in a million: 4,000 cannot show it
     assert not fine.resolved
-    with pytest.raises(BadInput, match="fpir: 0.0 is not a rate"):
+    with pytest.raises(BadInput, match=r"fpir: 0\.0 is not a rate"):
         cal.threshold(10, 0.0)
 
 

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from vigil.app import Engine
-from vigil.config import VigilConfig, load_config
+from vigil.app import Engine, folder_rule
+from vigil.config import MatchConfig, VigilConfig, load_config
 from vigil.errors import BadInput, ConfigError, VigilError
 from vigil.match.folder import enrol_folder
 from vigil.match.watchlist import Watchlist
@@ -46,8 +46,9 @@ def load_cli_config(
         raise typer.Exit(2) from exc
 
 
-def enrol_watchlist(engine: Engine, folder: Path, console: Console) -> Watchlist:
-    """Enrol a ``<name>/<photo>`` folder with a progress bar, naming every photo that was skipped.
+def enrol_watchlist(engine: Engine, folder: Path, console: Console) -> tuple[Watchlist, MatchConfig]:
+    """Enrol a ``<name>/<photo>`` folder with a progress bar, naming every photo that was skipped; with
+    the decision rule for its size (see :func:`vigil.app.folder_rule`).
 
     Raises:
         BadInput: no photo in the folder could be used.
@@ -68,11 +69,17 @@ def enrol_watchlist(engine: Engine, folder: Path, console: Console) -> Watchlist
     wl = result.watchlist
     if not wl.identities:
         raise BadInput(folder, "no usable photo in the watchlist: nobody to look for")
+    match, rule = folder_rule(engine.config, wl)
+    why = (
+        f"calibrated for {rule.size:,} people at FPIR {rule.fpir:g}"
+        if rule.fpir is not None
+        else "match.threshold"
+    )
     console.print(
         f"watchlist: {len(wl.identities)} people from {result.photos_used} photos "
-        f"(threshold {engine.config.match.threshold:.3f}, model {wl.model_id})"
+        f"(threshold {rule.threshold:.3f}, {why}; model {wl.model_id})"
     )
-    return wl
+    return wl, match
 
 
 ActorOption = Annotated[

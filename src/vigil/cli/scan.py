@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vigil.annotate import FrameBoxes, write_annotated
 from vigil.app import Engine, build_engine, build_footage, open_store
 from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
-from vigil.config import VigilConfig
+from vigil.config import MatchConfig, VigilConfig
 from vigil.errors import BadInput, SourceError, VigilError
 from vigil.ingest import open_source
 from vigil.match.watchlist import Watchlist
@@ -85,10 +85,16 @@ def _save_crop(event: FaceEvent, crops: Path) -> Path | None:
 
 
 def _scan_one(
-    engine: Engine, watchlist: Watchlist, spec: str, crops: Path, jsonl: TextIO | None, annotate: Path | None
+    engine: Engine,
+    watchlist: Watchlist,
+    match: MatchConfig,
+    spec: str,
+    crops: Path,
+    jsonl: TextIO | None,
+    annotate: Path | None,
 ) -> list[TrackLine]:
     source = open_source(spec, engine.config.ingest)
-    pipeline = engine.pipeline(source.source_id, watchlist)
+    pipeline = engine.pipeline(source.source_id, watchlist, match)
     lines: list[TrackLine] = []
     boxes: list[FrameBoxes] = []
 
@@ -147,7 +153,7 @@ def run_scan(
         raise typer.BadParameter("--annotate takes one input video", param_hint="--annotate")
     try:
         engine = build_engine(cfg)
-        wl = enrol_watchlist(engine, watchlist, console)
+        wl, match = enrol_watchlist(engine, watchlist, console)
     except VigilError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -156,7 +162,7 @@ def run_scan(
     try:
         for spec in videos:
             try:
-                _scan_one(engine, wl, spec, crops, jsonl, annotate)
+                _scan_one(engine, wl, match, spec, crops, jsonl, annotate)
                 processed += 1
             except (SourceError, BadInput) as exc:
                 console.print(f"[red]error:[/] {exc}")
@@ -251,7 +257,7 @@ def scan(
         raise typer.BadParameter("give --watchlist (a folder) or --store (a camera name), one of them")
     overrides: dict[str, dict[str, object]] = {}
     if threshold is not None:
-        overrides["match"] = {"threshold": threshold}
+        overrides["match"] = {"threshold": threshold, "fpir": None}  # a fixed threshold, not calibrated
     if detect_every is not None:
         overrides["pipeline"] = {"detect_every": detect_every}
     cfg = load_cli_config(config, model_dir, overrides)

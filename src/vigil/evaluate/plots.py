@@ -17,6 +17,7 @@ from vigil.evaluate.bench_pipeline import BenchResult
 from vigil.evaluate.bench_search import TARGET_P99_MS as SEARCH_P99_MS
 from vigil.evaluate.bench_search import TARGET_RECALL, SizeResult
 from vigil.evaluate.bench_store import TARGET_P99_MS, TARGET_STARTUP_S, StoreBenchResult
+from vigil.evaluate.bench_watchlist import ModelResult
 from vigil.evaluate.identify import IdentifyResult
 from vigil.evaluate.machine import Machine
 from vigil.evaluate.protocol import Roc
@@ -324,6 +325,33 @@ def plot_calibration(cal: Calibration, out: Path, fpirs: tuple[float, ...]) -> N
     ax.set_title(f"Calibrated thresholds, {cal.model_id}\n{cal.source}", fontsize=8)
     ax.legend(fontsize=8, frameon=False)
     ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def plot_bench_watchlist(results: list[ModelResult], out: Path, machine: Machine) -> None:
+    """False alerts per 1,000 tracks and true tracks named against the number of distractors."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
+    for i, r in enumerate(results):
+        n = [s.distractors for s in r.sizes]
+        left.plot(n, [s.false_alerts_per_1000 for s in r.sizes], "o-", color=f"C{i}", label=r.model_id)
+        right.plot(n, [s.true_named for s in r.sizes], "o-", color=f"C{i}", label=r.model_id)
+        for s in r.sizes:
+            left.annotate(f"{s.threshold:.2f}", (s.distractors, s.false_alerts_per_1000), fontsize=6,
+                          textcoords="offset points", xytext=(3, 3))  # fmt: skip
+    left.set_xlabel("LFW distractors on the watchlist (labels: calibrated threshold)")
+    left.set_ylabel("false alerts per 1,000 tracks")
+    left.set_title("strangers named", fontsize=9)
+    right.set_xlabel("LFW distractors on the watchlist")
+    right.set_ylabel("tracks named as a listed person who is there")
+    right.set_title("true tracks named", fontsize=9)
+    for ax in (left, right):
+        ax.set_xscale("symlog", linthresh=100)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8, frameon=False)
+    fig.suptitle(f"vigil bench watchlist: per track, calibrated thresholds ({machine.cpu})", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)

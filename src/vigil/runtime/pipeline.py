@@ -36,6 +36,7 @@ class FrameResult:
     t_ms: int
     step: TrackStep
     events: list[FaceEvent]
+    decided: list[ShotDecision] = field(default_factory=list)  # tracks whose decision was re-taken
 
 
 @dataclass
@@ -128,7 +129,7 @@ class SourcePipeline:
         for track_id in step.ended:
             self._forget(track_id)
         events += self._events.step(frame.t_ms, step, decided)
-        return FrameResult(frame.index, frame.t_ms, step, events)
+        return FrameResult(frame.index, frame.t_ms, step, events, decided)
 
     def finish(self) -> list[FaceEvent]:
         """End every live track (end of the source, or a scene cut)."""

@@ -150,6 +150,14 @@ export function statusBadge(status, testid) {
   return h("span", { class: ["badge", "status", `status-${status}`], "data-testid": testid }, STATUS_LABEL[status] || status || "—");
 }
 
+// Why this alert passed: its list's threshold then, and the false-alert rate and list size it was
+// calibrated for (none for a threshold set by hand).
+function ruleText(alert) {
+  if (alert.threshold === null || alert.threshold === undefined) return "threshold not recorded";
+  if (alert.fpir === null || alert.fpir === undefined) return `threshold ${fixed(alert.threshold)} (set by hand)`;
+  return `threshold ${fixed(alert.threshold)}, calibrated for FPIR ${alert.fpir} at ${alert.calibrated_for_size} people`;
+}
+
 function figure(label, img) {
   return h("figure", { class: "shot" }, img, h("figcaption", null, label));
 }
@@ -252,8 +260,11 @@ export function alertCard(alert, ctx) {
       h("dt", null, "Match"),
       h(
         "dd",
-        { "data-testid": "alert-score", title: `threshold ${fixed(alert.threshold)}` },
+        { "data-testid": "alert-score", title: ruleText(alert) },
         `score ${fixed(alert.score)} · margin ${fixed(alert.margin)}`,
+        alert.threshold === null || alert.threshold === undefined
+          ? null
+          : h("span", { class: "muted", "data-testid": "alert-threshold" }, ` · threshold ${fixed(alert.threshold)}`),
       ),
     ),
   );

@@ -37,12 +37,25 @@ function swatch(colour) {
   return el;
 }
 
+// A list's threshold now and why: calibrated for its size from the false-alert rate it accepts, or set by
+// hand (flagged when under the calibrated one: it names more strangers than its rate allows).
 function thresholdText(wl) {
   const eff = wl.effective_threshold ?? wl.threshold;
   if (wl.threshold === null || wl.threshold === undefined) {
-    return eff === null || eff === undefined ? "default" : `${fixed(eff)} (default)`;
+    if (eff === null || eff === undefined) return "default";
+    if (wl.effective_fpir === null || wl.effective_fpir === undefined) return `${fixed(eff)} (default)`;
+    const size = wl.calibrated_for_size ?? wl.people ?? 0;
+    const extra = wl.extrapolated ? ", extrapolated" : "";
+    return `${fixed(eff)} (calibrated: FPIR ${wl.effective_fpir} at ${size} people${extra})`;
   }
-  return fixed(wl.threshold);
+  if (wl.below_calibrated) {
+    return h(
+      "span",
+      { class: "warn", "data-testid": "watchlist-below-calibrated" },
+      `${fixed(wl.threshold)} (set by hand, BELOW the calibrated ${fixed(wl.calibrated_threshold)})`,
+    );
+  }
+  return `${fixed(wl.threshold)} (set by hand)`;
 }
 
 // --- all lists -----------------------------------------------------------------------------------
@@ -167,7 +180,11 @@ function createForm(onCreated) {
       { class: "field" },
       h("label", { for: "wl-threshold" }, "Threshold"),
       f.threshold,
-      h("span", { id: "wl-threshold-hint", class: "hint" }, "Cosine similarity; blank uses the server default"),
+      h(
+        "span",
+        { id: "wl-threshold-hint", class: "hint" },
+        "Cosine similarity; blank: calibrated for the list's size from the accepted false-alert rate",
+      ),
     ),
     h("div", { class: "field" }, h("label", { for: "wl-severity" }, "Severity"), f.severity),
     h("div", { class: "field" }, h("label", { for: "wl-review" }, "Review"), f.review),
