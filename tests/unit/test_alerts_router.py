@@ -15,13 +15,14 @@ from sqlalchemy import select
 from tests.store_kit import ACTOR, audit_rows
 from vigil.alerts.outbox import Outbox
 from vigil.alerts.router import AlertRouter
-from vigil.config import AlertsConfig, MatchConfig, WebhookConfig
+from vigil.config import AlertsConfig, MatchConfig, RetentionConfig, WebhookConfig
 from vigil.errors import BadInput, NotFound
 from vigil.match.thresholds import ThresholdPolicy
 from vigil.runtime.messages import CameraEvents
 from vigil.services.alerts import AlertService
 from vigil.services.events import EventRecorder
 from vigil.services.lists import ListService, ListSettings
+from vigil.services.retention import RetentionPurge
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.tables import (
@@ -99,9 +100,11 @@ def _shot(track_id: int, frame_index: int, at: float) -> FaceShot:
     )  # fmt: skip
 
 
-def _sighting(kit: Kit, track: int, score: float, *, run: str = "r1", margin: float = 0.5) -> CameraEvents:
-    """A track's start and its identification as the person, in one report."""
-    at = datetime.now(UTC).timestamp()
+def _sighting(
+    kit: Kit, track: int, score: float, *, run: str = "r1", margin: float = 0.5, at: float | None = None
+) -> CameraEvents:
+    """A track's start and its identification as the person, in one report (filmed at ``at``: now)."""
+    at = datetime.now(UTC).timestamp() if at is None else at
     decision = Decision(str(kit.person_id), str(kit.person_id), score, margin, None, 0.9, 1)
     shot = _shot(track, 3, at)
     events = (
@@ -161,11 +164,30 @@ def test_cool_down_per_person_and_camera(db: Database, tmp_path: Path) -> None:
         "same person, same camera, within the cool-down"
     )
     with db.read() as s:
-        assert s.scalar(select(Event.id).where(Event.track_id == 2)) is not None, "still recorded as an event"
+        first = s.scalar(select(Event).where(Event.track_id == 1))
+        second = s.scalar(select(Event).where(Event.track_id == 2))
+        assert first is not None and second is not None, "still recorded as an event"
+        assert (second.person_id, second.score, second.alerted_at) == (kit.person_id, 0.95, None)
+        assert second.cooldown_of == first.id, "who it was, and the alert whose cool-down it fell in"
+    # Footage filmed two hours later, processed at once: the cool-down counts in filmed time.
+    later = datetime.now(UTC).timestamp() + 7200
+    assert len(kit.recorder.record(_sighting(kit, 3, 0.95, at=later))) == 1
+    assert kit.recorder.record(_sighting(kit, 4, 0.95, at=later + 60)) == []
     open_kit = _kit(db, tmp_path / "b", cooldown_s=0, camera="hall")  # another camera and person
     _put_on(open_kit, "wanted2", ListSettings())
     assert len(open_kit.recorder.record(_sighting(open_kit, 1, 0.95))) == 1
     assert len(open_kit.recorder.record(_sighting(open_kit, 2, 0.95))) == 1
+
+
+def test_a_sighting_in_a_cool_down_is_kept_under_its_lists_retention(db: Database, tmp_path: Path) -> None:
+    kit = _kit(db, tmp_path, cooldown_s=3600)
+    _put_on(kit, "wanted", ListSettings(retention_days=10))
+    kit.recorder.record(_sighting(kit, 1, 0.95))
+    kit.recorder.record(_sighting(kit, 2, 0.95))
+    purge = RetentionPurge(db, MediaStore(tmp_path / "media"), RetentionConfig(unmatched_hours=1))
+    assert purge.purge(now=datetime.now(UTC) + timedelta(days=2)).events == 0, "not an unmatched face"
+    report = purge.purge(now=datetime.now(UTC) + timedelta(days=11))
+    assert (report.unmatched_events, report.alert_events) == (0, 2), "both go with the list's retention"
 
 
 def test_two_person_confirmation_needs_two_different_users(db: Database, tmp_path: Path) -> None:

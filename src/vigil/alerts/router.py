@@ -4,7 +4,11 @@ Rules, per watchlist: the list's threshold (its own, else the one calibrated for
 rate: :mod:`vigil.match.thresholds`) and the configured margin; among the lists a person is actively on
 and whose rule the score passes, the most severe list wins. The rule passed is recorded with the alert.
 De-duplication: one alert per event (track). Cool-down: after an alert for a person on a camera, that
-person raises no new alert on that camera for ``alerts.cooldown_s`` (the sightings are still events).
+person raises no new alert on that camera for ``alerts.cooldown_s``, counted in the time the footage was
+filmed (recorded video processed faster than real time keeps its sightings apart as they happened). A
+sighting in a cool-down is still recorded as who it was, with its score, its list and the alert whose
+cool-down it fell in; retro-alerts keep the cool-down too, so an archive search does not turn each of
+those sightings into its own alert.
 
 The decision is taken inside the caller's write transaction, together with the outbox rows of every
 delivery, so an alert and its deliveries are committed (or lost) together.
@@ -121,15 +125,18 @@ class AlertRouter:
         if chosen is None:
             return None
         watchlist, rule = chosen
-        if not sighting.retro and self._cooling_down(session, sighting, now):
-            return None  # (each earlier sighting found for a new entry is its own alert)
-        event.person_id = sighting.person_id
+        event.person_id = sighting.person_id  # who it was, alerted or not
         event.watchlist_id = watchlist.id
-        event.severity = watchlist.severity
         event.score, event.margin = sighting.score, sighting.margin
         event.threshold, event.fpir, event.calibrated_for = rule.threshold, rule.fpir, rule.calibrated_for
-        event.alerted_at = now
         event.frame_at = sighting.seen_at
+        earlier = self._cooling_down(session, sighting)
+        if earlier is not None:
+            event.cooldown_of = earlier
+            return None
+        event.cooldown_of = None
+        event.severity = watchlist.severity
+        event.alerted_at = now
         event.status = EventStatus.NEW
         event.retro = sighting.retro
         camera = session.get(Camera, sighting.camera_id)
@@ -193,21 +200,24 @@ class AlertRouter:
                 best = (wl, rule)
         return best
 
-    def _cooling_down(self, session: Session, sighting: Sighting, now: datetime) -> bool:
+    def _cooling_down(self, session: Session, sighting: Sighting) -> int | None:
+        """The alert of this person on this camera filmed within the cool-down of this sighting, if any."""
         if self._config.cooldown_s <= 0:
-            return False
-        since = now - timedelta(seconds=self._config.cooldown_s)
-        recent = session.scalar(
+            return None
+        window = timedelta(seconds=self._config.cooldown_s)
+        return session.scalar(
             select(Event.id)
             .where(
                 Event.person_id == sighting.person_id,
                 Event.camera_id == sighting.camera_id,
-                Event.alerted_at >= since,
+                Event.alerted_at.is_not(None),
+                Event.frame_at > sighting.seen_at - window,
+                Event.frame_at < sighting.seen_at + window,
                 Event.id != sighting.event_id,
             )
+            .order_by(Event.frame_at.desc())
             .limit(1)
         )
-        return recent is not None
 
 
 def _slug(name: str) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import and_, delete, func, or_, select, text
 
 from vigil.config import RetentionConfig
 from vigil.store import audit
@@ -80,7 +80,10 @@ class RetentionPurge:
                 s.scalars(
                     select(Event.id).where(
                         _recorded < unmatched_before,
-                        or_(Event.alerted_at.is_(None), Event.watchlist_id.is_(None)),
+                        or_(
+                            Event.watchlist_id.is_(None),
+                            and_(Event.alerted_at.is_(None), Event.cooldown_of.is_(None)),
+                        ),
                     )
                 )
             )
@@ -89,7 +92,7 @@ class RetentionPurge:
                 expired_alerts += s.scalars(
                     select(Event.id).where(
                         Event.watchlist_id == list_id,
-                        Event.alerted_at.is_not(None),
+                        or_(Event.alerted_at.is_not(None), Event.cooldown_of.is_not(None)),
                         _recorded < min(now - timedelta(days=days), now - OPEN_TRACK_GRACE),
                     )
                 )

@@ -227,6 +227,9 @@ class Event(Base):
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
     fpir: Mapped[float | None] = mapped_column(Float, nullable=True)
     calibrated_for: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # A sighting of a listed person in the cool-down of an earlier alert (that alert's id): not alerted,
+    # but kept as who it was, under its list's retention.
+    cooldown_of: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     model_id: Mapped[str] = mapped_column(String(64))
     severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "event_severity"), nullable=True)
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)

@@ -1,5 +1,5 @@
 """Calibrated thresholds: a list's accepted false-alert rate; each alert's threshold and the list size it
-was calibrated for.
+was calibrated for. Sightings in a cool-down keep who they were (the alert they fell under).
 
 Revision ID: 0008
 Revises: 0007
@@ -24,10 +24,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("threshold", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("fpir", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("calibrated_for", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("cooldown_of", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_column("cooldown_of")
         batch_op.drop_column("calibrated_for")
         batch_op.drop_column("fpir")
         batch_op.drop_column("threshold")
