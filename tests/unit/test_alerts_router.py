@@ -156,6 +156,25 @@ def test_the_most_severe_active_list_wins_and_expired_entries_do_not_count(
     assert alert.watchlist == "high"
 
 
+def test_a_person_on_two_lists_raises_one_alert_naming_both_with_the_strictest_review(
+    db: Database, tmp_path: Path
+) -> None:
+    hooks = (WebhookConfig(name="low-desk", url="http://127.0.0.1:9/h", secret=SECRET, lists=("watch",)),)
+    kit = _kit(db, tmp_path, hooks=hooks)
+    _put_on(kit, "watch", ListSettings(severity=Severity.LOW, review=Review.TWO_PERSON))
+    _put_on(kit, "wanted", ListSettings(severity=Severity.HIGH, review=Review.ACKNOWLEDGE))
+    _put_on(kit, "strict", ListSettings(threshold=0.99, severity=Severity.CRITICAL))  # not passed
+    (alert,) = kit.recorder.record(_sighting(kit, 1, 0.95))
+    assert (alert.watchlist, alert.severity, alert.lists) == ("wanted", Severity.HIGH, ("wanted", "watch"))
+    assert alert.review is Review.TWO_PERSON, "every list's review rule holds: the strictest"
+    assert alert.payload()["lists"] == ["wanted", "watch"]
+    view = kit.alerts.get(alert.event_id)
+    assert view.confirmations_needed == 2 and view.alert.lists == ("wanted", "watch")
+    with db.read() as s:
+        sinks = sorted(s.scalars(select(OutboxMessage.sink)).all())
+    assert sinks == ["mqtt", "webhook:low-desk"], "a receiver of one of its lists gets it"
+
+
 def test_cool_down_per_person_and_camera(db: Database, tmp_path: Path) -> None:
     kit = _kit(db, tmp_path, cooldown_s=3600)
     _put_on(kit, "wanted", ListSettings())

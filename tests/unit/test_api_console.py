@@ -75,6 +75,33 @@ def test_watchlists_are_created_read_and_removed_by_role_with_audit(api: Api) ->
     assert ("list.rule", "list:lax", "stricter") in actions
 
 
+def test_a_person_is_put_on_another_list_not_enrolled_twice(api: Api, refs: Path) -> None:
+    make_list(api, "wanted")
+    operator = bearer(api.user("otto", Role.OPERATOR))
+    files = [("photos", (LMM, (refs / LMM).read_bytes(), "image/png"))]
+    form = {"watchlist": "wanted", "name": "Lin-Manuel Miranda", "reason": "warrant 2026/117"}
+    r = api.client.post("/people", data=form, files=files, headers=operator)
+    assert r.status_code == 201, r.text
+    person_id = r.json()["person_id"]
+    # One person, several lists: the same name on another list is refused; the person is put on it.
+    make_list(api, "vip")
+    r = api.client.post("/people", data={**form, "watchlist": "vip"}, files=files[:1], headers=operator)
+    assert r.status_code == 422 and f"already enrolled as person {person_id}" in r.json()["error"]
+    entry = {"watchlist": "vip", "reason": "visit 2026/3"}
+    r = api.client.post(f"/people/{person_id}/lists", json=entry, headers=operator)
+    assert r.status_code == 201, r.text
+    assert sorted(m["name"] for m in r.json()["lists"]) == ["vip", "wanted"] and r.json()["samples"] == 1
+    assert api.client.post(f"/people/{person_id}/lists", json=entry, headers=operator).status_code == 422
+    r = api.client.delete(f"/people/{person_id}/lists/vip?reason=visit%20over", headers=operator)
+    assert r.status_code == 200 and [m["name"] for m in r.json()["lists"]] == ["wanted"]
+
+    viewer = bearer(api.user("vera", Role.VIEWER))
+    assert api.client.post(f"/people/{person_id}/lists", json=entry, headers=viewer).status_code == 403
+    actions = [(a[0], a[1], a[3]) for a in audit_actions(api.db)]
+    assert ("otto", "person.list.add", "visit 2026/3") in actions
+    assert ("otto", "person.list.remove", "visit over") in actions
+
+
 def test_enrolment_by_upload_gives_the_gates_verdict_per_photo(api: Api, refs: Path) -> None:
     make_list(api, "wanted")
     operator = bearer(api.user("otto", Role.OPERATOR))

@@ -332,17 +332,34 @@ def shrunk_photo(refs: Path) -> Photo:
     return Photo("obama-small.jpg", shrunk_jpeg(refs / OBAMA, 0.5))
 
 
-def test_the_same_name_on_another_list_is_another_person_unless_the_id_is_given(kit: Kit, refs: Path) -> None:
+def test_one_person_is_enrolled_once_and_put_on_several_lists(kit: Kit, refs: Path) -> None:
     pid = _obama(kit, refs)
     kit.lists.create(ACTOR, "vip", ListSettings(), "protection detail")
-    other = kit.enrol.enrol(ACTOR, EnrolRequest("vip", "Barack Obama", "r", [kit.photo(refs, OBAMA2)]))
-    assert other.created
-    assert other.person_id != pid
-    same = kit.enrol.enrol(
-        ACTOR, EnrolRequest("vip", "Barack Obama", "r", [kit.photo(refs, OBAMA2)], person_id=pid)
+    with pytest.raises(
+        BadInput, match=rf"already enrolled as person {pid} \(on wanted\).*add-list {pid} vip"
+    ):
+        kit.enrol.enrol(ACTOR, EnrolRequest("vip", "Barack Obama", "r", [kit.photo(refs, OBAMA2)]))
+    info = kit.people.put_on_list(ACTOR, pid, "vip", "protection detail")
+    assert sorted(info.lists) == ["vip", "wanted"]
+    with pytest.raises(BadInput, match="already on this list"):
+        kit.people.put_on_list(ACTOR, pid, "vip", "again")
+    # One person on two lists is one candidate: the margin is to the nearest *other* person.
+    kit.enrol.enrol(ACTOR, _req("Joe Biden", [kit.photo(refs, BIDEN)]))
+    [row] = [x for x in samples(kit.db) if x.person_id == pid][:1]
+    ranked = kit.gallery.search(vector(row)[None], 2, datetime.now(UTC))[0]
+    assert ranked[0].person_id == pid and ranked[1].person_id != pid
+    assert sorted(ranked[0].list_ids) == sorted(
+        {i.id for i in kit.lists.all() if i.name in ("vip", "wanted")}
     )
-    assert (same.person_id, same.created) == (pid, False)
-    assert sorted(kit.people.show(pid).info.lists) == ["vip", "wanted"]
+    namesake = kit.enrol.enrol(
+        ACTOR,
+        EnrolRequest("vip", "Barack Obama", "r", [kit.photo(refs, OBAMA2)], new_person=True, force=True),
+    )
+    assert namesake.created and namesake.person_id != pid
+    off = kit.people.take_off_list(ACTOR, pid, "vip", "detail ended")
+    assert sorted(off.lists) == ["wanted"]
+    actions = [a.action for a in audit_rows(kit.db)]
+    assert actions.count("person.list.add") == 1 and actions.count("person.list.remove") == 1
 
 
 def test_an_expired_entry_stops_matching_on_its_own(kit: Kit, refs: Path, engine: Engine) -> None:

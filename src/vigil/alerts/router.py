@@ -2,7 +2,8 @@
 
 Rules, per watchlist: the list's threshold (its own, else the one calibrated for its size and false-alert
 rate: :mod:`vigil.match.thresholds`) and the configured margin; among the lists a person is actively on
-and whose rule the score passes, the most severe list wins. The rule passed is recorded with the alert.
+and whose rule the score passes, the most severe list is the alert's own and the alert names all of
+them; it needs the strictest review of those lists. The rule passed is recorded with the alert.
 De-duplication: one alert per event (track). Cool-down: after an alert for a person on a camera, that
 person raises no new alert on that camera for ``alerts.cooldown_s``, counted in the time the footage was
 filmed (recorded video processed faster than real time keeps its sightings apart as they happened). A
@@ -31,6 +32,12 @@ from vigil.services.rules import list_rules
 from vigil.store.tables import Camera, Event, EventStatus, Person, Review, Severity, Watchlist, WatchlistEntry
 
 SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+REVIEW_ORDER = {Review.NONE: 0, Review.ACKNOWLEDGE: 1, Review.TWO_PERSON: 2}
+
+
+def strictest(reviews: Sequence[Review]) -> Review:
+    """The review that asks most of people (two-person over acknowledge over none)."""
+    return max(reviews, key=REVIEW_ORDER.__getitem__, default=Review.NONE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,7 @@ class Alert:
     status: EventStatus
     image_url: str | None
     retro: bool = False  # raised later on an earlier sighting, when the person was put on a list
+    lists: tuple[str, ...] = ()  # every list whose rule it passed, its own first
 
     def payload(self) -> dict[str, Any]:
         """Flat JSON (Home Assistant templates read ``value_json.person`` etc.)."""
@@ -70,6 +78,7 @@ class Alert:
             "person": self.person,
             "watchlist_id": self.watchlist_id,
             "watchlist": self.watchlist,
+            "lists": list(self.lists or (self.watchlist,)),
             "severity": self.severity.value,
             "colour": self.colour,
             "review": self.review.value,
@@ -121,10 +130,11 @@ class AlertRouter:
         event = session.get(Event, sighting.event_id)
         if event is None or event.alerted_at is not None:
             return None  # one alert per event
-        chosen = self._pick_list(session, sighting)
-        if chosen is None:
+        passed = self._passed_lists(session, sighting)
+        if not passed:
             return None
-        watchlist, rule = chosen
+        watchlist, rule = passed[0]
+        review = strictest([wl.review for wl, _ in passed])
         event.person_id = sighting.person_id  # who it was, alerted or not
         event.watchlist_id = watchlist.id
         event.score, event.margin = sighting.score, sighting.margin
@@ -135,6 +145,7 @@ class AlertRouter:
             event.cooldown_of = earlier
             return None
         event.cooldown_of = None
+        event.list_ids = [wl.id for wl, _ in passed]
         event.severity = watchlist.severity
         event.alerted_at = now
         event.status = EventStatus.NEW
@@ -152,7 +163,7 @@ class AlertRouter:
             watchlist=watchlist.name,
             severity=watchlist.severity,
             colour=watchlist.colour,
-            review=watchlist.review,
+            review=review,
             score=sighting.score,
             margin=sighting.margin,
             threshold=rule.threshold,
@@ -163,6 +174,7 @@ class AlertRouter:
             status=EventStatus.NEW,
             image_url=self._image_url(event.id),
             retro=sighting.retro,
+            lists=tuple(wl.name for wl, _ in passed),
         )
         self.enqueue(session, alert, "alert", now)
         return alert
@@ -174,11 +186,12 @@ class AlertRouter:
         topic = f"alerts/{_slug(alert.camera)}" if kind == "alert" else f"alerts/{_slug(alert.camera)}/status"
         for sink in self._sinks:
             wanted = self._webhook_lists.get(sink)
-            if wanted and alert.watchlist not in wanted:
+            if wanted and wanted.isdisjoint(alert.lists or (alert.watchlist,)):
                 continue
             self._outbox.enqueue(session, sink, key, topic, body, now)
 
-    def _pick_list(self, session: Session, sighting: Sighting) -> tuple[Watchlist, ListRule] | None:
+    def _passed_lists(self, session: Session, sighting: Sighting) -> list[tuple[Watchlist, ListRule]]:
+        """The lists the person is actively on whose rule the sighting passes, most severe first."""
         rows = session.execute(
             select(Watchlist)
             .join(WatchlistEntry, WatchlistEntry.watchlist_id == Watchlist.id)
@@ -189,16 +202,15 @@ class AlertRouter:
         ).scalars()
         lists = list(rows)
         if not lists:
-            return None
+            return []
         rules = list_rules(session, self._policy, sighting.seen_at, lists)
-        best: tuple[Watchlist, ListRule] | None = None
-        for wl in lists:
-            rule = rules[wl.id]
-            if sighting.score < rule.threshold or sighting.margin < self._policy.match.min_margin:
-                continue
-            if best is None or SEVERITY_ORDER[wl.severity] > SEVERITY_ORDER[best[0].severity]:
-                best = (wl, rule)
-        return best
+        margin = self._policy.match.min_margin
+        passed = [
+            (wl, rules[wl.id])
+            for wl in lists
+            if sighting.score >= rules[wl.id].threshold and sighting.margin >= margin
+        ]
+        return sorted(passed, key=lambda p: (-SEVERITY_ORDER[p[0].severity], p[0].name))
 
     def _cooling_down(self, session: Session, sighting: Sighting) -> int | None:
         """The alert of this person on this camera filmed within the cool-down of this sighting, if any."""

@@ -288,6 +288,12 @@ def enroll(
     force: Annotated[
         bool, typer.Option("--force", help="Keep photos below the quality gate, marked weak.")
     ] = False,
+    person: Annotated[
+        int | None, typer.Option("--person", help="Add the photos to this enrolled person (id).")
+    ] = None,
+    new_person: Annotated[
+        bool, typer.Option("--new-person", help="Someone else than the enrolled person of this name.")
+    ] = False,
     actor: ActorOption = None,
     config: ConfigOption = None,
     model_dir: ModelDirOption = None,
@@ -303,7 +309,7 @@ def enroll(
     with cli_errors():
         template = EnrolRequest(
             list_name, name or "", reason, (), photo_source=source, approved_by=approved_by,
-            expires_at=_expiry(expires), force=force,
+            expires_at=_expiry(expires), force=force, person_id=person, new_person=new_person,
         )  # fmt: skip
         people = open_store(cfg).enrolment(build_engine(cfg))
         if folder is not None:
@@ -400,6 +406,40 @@ def people_show(person_id: int, config: ConfigOption = None) -> None:
         q = x["quality"]
         total = q.get("total", 0.0) if isinstance(q, dict) else 0.0
         console.print(f"  photo {x['id']}: {x['photo']} quality {total:.2f}{' (weak)' if x['weak'] else ''}")
+
+
+@people_app.command("add-list")
+def people_add_list(
+    person_id: int,
+    list_name: Annotated[str, typer.Argument(help="The list to put them on too.")],
+    reason: ReasonOption,
+    expires: Annotated[str | None, typer.Option("--expires", help="The entry stops matching then.")] = None,
+    approved_by: Annotated[str | None, typer.Option("--approved-by", help="Who approved the entry.")] = None,
+    actor: ActorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Put an enrolled person on another list too (one person, several lists)."""
+    store = _store(config)
+    with cli_errors():
+        info = store.people.put_on_list(
+            actor_of(actor), person_id, list_name, reason, _expiry(expires), approved_by
+        )
+    console.print(f"{info.name} (person {info.id}) is on: {', '.join(sorted(info.lists))}")
+
+
+@people_app.command("rm-list")
+def people_rm_list(
+    person_id: int,
+    list_name: Annotated[str, typer.Argument(help="The list to take them off.")],
+    reason: ReasonOption,
+    actor: ActorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Take a person off one list (they stay enrolled, with their other lists)."""
+    store = _store(config)
+    with cli_errors():
+        info = store.people.take_off_list(actor_of(actor), person_id, list_name, reason)
+    console.print(f"{info.name} (person {info.id}) is on: {', '.join(sorted(info.lists)) or 'no list'}")
 
 
 @people_app.command("rm")

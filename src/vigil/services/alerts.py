@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.alerts.router import Alert, AlertRouter
+from vigil.alerts.router import Alert, AlertRouter, strictest
 from vigil.errors import BadInput, NotFound
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
@@ -56,6 +56,8 @@ def load_alert(session: Session, event: Event, image_url: Callable[[int], str | 
     if event.watchlist_id is None or event.person_id is None:
         raise NotFound(f"alert {event.id} is gone: its person or list was removed since")
     wl = session.get(Watchlist, event.watchlist_id)
+    ids = event.list_ids or [event.watchlist_id]
+    lists = [x for x in (session.get(Watchlist, i) for i in ids) if x is not None]
     person = session.get(Person, event.person_id)
     camera = session.get(Camera, event.camera_id)
     return Alert(
@@ -68,7 +70,7 @@ def load_alert(session: Session, event: Event, image_url: Callable[[int], str | 
         watchlist=wl.name if wl else str(event.watchlist_id),
         severity=event.severity or (wl.severity if wl else Severity.MEDIUM),
         colour=wl.colour if wl else "#888888",
-        review=wl.review if wl else Review.NONE,
+        review=strictest([x.review for x in lists]),
         score=event.score or 0.0,
         margin=event.margin or 0.0,
         threshold=event.threshold,
@@ -79,6 +81,7 @@ def load_alert(session: Session, event: Event, image_url: Callable[[int], str | 
         status=event.status,
         image_url=image_url(event.id),
         retro=event.retro,
+        lists=tuple(x.name for x in lists),
     )
 
 
@@ -176,8 +179,10 @@ class AlertService:
         return view
 
     def _needed(self, session: Session, event: Event) -> int:
-        wl = session.get(Watchlist, event.watchlist_id) if event.watchlist_id is not None else None
-        return 2 if wl is not None and wl.review is Review.TWO_PERSON else 1
+        """Confirmations an alert needs: two when any list it passed asks for two-person review."""
+        ids = event.list_ids or ([event.watchlist_id] if event.watchlist_id is not None else [])
+        reviews = [wl.review for wl in (session.get(Watchlist, i) for i in ids) if wl is not None]
+        return 2 if strictest(reviews) is Review.TWO_PERSON else 1
 
     def _view(self, session: Session, event: Event) -> AlertView:
         reviews = tuple(

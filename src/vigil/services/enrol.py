@@ -56,6 +56,7 @@ class EnrolRequest:
     notes: str = ""
     force: bool = False
     person_id: int | None = None  # add to this existing person instead of matching by name
+    new_person: bool = False  # someone else with the name of a person already enrolled on another list
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +98,21 @@ def check_person_name(name: str) -> str:
     if clean != name:
         raise BadInput(repr(name), "a person's name may not have leading, trailing or repeated spaces")
     return name
+
+
+def _refuse_a_second_person(s: Session, req: EnrolRequest) -> None:
+    """A person of this name is enrolled (on other lists): one person is enrolled once, and put on more
+    lists; a second record of them would split their alerts and zero every margin."""
+    other = s.scalar(select(Person).where(Person.name == req.name).order_by(Person.id))
+    if other is None:
+        return
+    lists = ", ".join(sorted(e.watchlist.name for e in other.entries)) or "no list"
+    raise BadInput(
+        req.name,
+        f"already enrolled as person {other.id} (on {lists}): put them on {req.list_name} too with "
+        f"`vigil people add-list {other.id} {req.list_name}` (POST /people/{other.id}/lists), add photos "
+        f"to them with --person {other.id}, or enrol someone else of the same name with --new-person",
+    )
 
 
 class EnrolmentService:
@@ -142,10 +158,14 @@ class EnrolmentService:
                 raise NotFound(f"no list named {req.list_name!r}")
             if req.person_id is not None and s.get(Person, req.person_id) is None:
                 raise NotFound(f"no person with id {req.person_id}")
-            same = req.person_id or s.scalar(  # adding to this person: not flagged as someone else
-                select(Person.id).join(WatchlistEntry).join(Watchlist)
-                .where(Person.name == req.name, Watchlist.name == req.list_name)
-            )  # fmt: skip
+            same = req.person_id  # adding to this person: their photos are not flagged as someone else
+            if same is None and not req.new_person:
+                same = s.scalar(
+                    select(Person.id).join(WatchlistEntry).join(Watchlist)
+                    .where(Person.name == req.name, Watchlist.name == req.list_name)
+                )  # fmt: skip
+            if same is None and not req.new_person:
+                _refuse_a_second_person(s, req)
         judged = [
             self._judge(p, req, i, len(req.photos), progress, same=same) for i, p in enumerate(req.photos)
         ]
@@ -224,7 +244,7 @@ class EnrolmentService:
             if person is None:
                 raise NotFound(f"no person with id {req.person_id}")
             return person, False
-        same_name_on_list = s.scalar(
+        same_name_on_list = None if req.new_person else s.scalar(
             select(Person).join(WatchlistEntry).join(Watchlist)
             .where(Person.name == req.name, Watchlist.name == req.list_name)
         )  # fmt: skip

@@ -1,4 +1,5 @@
-"""People on watchlists: list, show, remove (enrolment is in ``vigil.services.enrol``). Audited.
+"""People on watchlists: list, show, put on and take off lists, remove (enrolment is in
+``vigil.services.enrol``). Audited. A person is enrolled once and may be on several lists.
 
 A removal deletes the rows and the audit row in one transaction, then the files no other row uses.
 """
@@ -7,13 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import BadInput, NotFound
-from vigil.match.gallery import Gallery
+from vigil.match.gallery import Gallery, ListMembership
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.media import MediaStore
@@ -95,6 +96,83 @@ class PeopleService:
     def _info(s: Session, p: Person) -> PersonInfo:
         lists = {e.watchlist.name: as_utc(e.expires_at) for e in p.entries}
         return PersonInfo(p.id, p.name, lists, len(p.samples), as_utc(p.created_at))
+
+    # --- lists -----------------------------------------------------------------------------------
+
+    def put_on_list(  # noqa: PLR0917
+        self,
+        actor: str,
+        person_id: int,
+        list_name: str,
+        reason: str,
+        expires_at: datetime | None = None,
+        approved_by: str | None = None,
+    ) -> PersonInfo:
+        """Put an enrolled person on another list (their photos and vectors are shared, not copied)."""
+        if not reason.strip():
+            raise BadInput("reason", "putting a person on a list needs a reason (legal basis or case)")
+        if expires_at is not None and (expires_at.utcoffset() is None or expires_at <= datetime.now(UTC)):
+            raise BadInput("expires", f"{expires_at.isoformat()} has no time zone or is already past")
+        with self._db.write() as s:
+            person = s.get(Person, person_id)
+            if person is None:
+                raise NotFound(f"no person with id {person_id}")
+            wl = s.scalar(select(Watchlist).where(Watchlist.name == list_name))
+            if wl is None:
+                raise NotFound(f"no list named {list_name!r}")
+            if any(e.watchlist_id == wl.id for e in person.entries):
+                raise BadInput(list_name, f"{person.name} (person {person_id}) is already on this list")
+            s.add(
+                WatchlistEntry(
+                    watchlist_id=wl.id, person_id=person_id, reason=reason, added_by=actor,
+                    approved_by=approved_by, added_at=datetime.now(UTC),
+                    expires_at=None if expires_at is None else expires_at.astimezone(UTC),
+                )
+            )  # fmt: skip
+            audit.append(
+                s, actor, "person.list.add", f"person:{person_id}", reason=reason,
+                details={"name": person.name, "list": list_name, "expires_at": expires_at,
+                         "approved_by": approved_by},
+            )  # fmt: skip
+            s.flush()
+            s.refresh(person)
+            info = self._info(s, person)
+        self._follow(person_id)
+        return info
+
+    def take_off_list(self, actor: str, person_id: int, list_name: str, reason: str) -> PersonInfo:
+        """End a person's entry on one list; they stay enrolled, with their other lists."""
+        if not reason.strip():
+            raise BadInput("reason", "taking a person off a list needs a reason")
+        with self._db.write() as s:
+            person = s.get(Person, person_id)
+            if person is None:
+                raise NotFound(f"no person with id {person_id}")
+            entry = next((e for e in person.entries if e.watchlist.name == list_name), None)
+            if entry is None:
+                raise NotFound(f"{person.name} (person {person_id}) is not on a list named {list_name!r}")
+            s.delete(entry)
+            audit.append(
+                s, actor, "person.list.remove", f"person:{person_id}", reason=reason,
+                details={"name": person.name, "list": list_name},
+            )  # fmt: skip
+            s.flush()
+            s.refresh(person)
+            info = self._info(s, person)
+        self._follow(person_id)
+        return info
+
+    def _follow(self, person_id: int) -> None:
+        """Keep this process's gallery in step with the person's entries (others poll the database)."""
+        if self._gallery is None:
+            return
+        with self._db.read() as s:
+            rows = s.execute(
+                select(WatchlistEntry.watchlist_id, WatchlistEntry.expires_at).where(
+                    WatchlistEntry.person_id == person_id
+                )
+            ).all()
+        self._gallery.set_lists(person_id, [ListMembership(i, as_utc(e)) for i, e in rows])
 
     # --- remove ----------------------------------------------------------------------------------
 

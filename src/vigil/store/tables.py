@@ -230,6 +230,8 @@ class Event(Base):
     # A sighting of a listed person in the cool-down of an earlier alert (that alert's id): not alerted,
     # but kept as who it was, under its list's retention.
     cooldown_of: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Every list whose rule the alert passed (its own, the most severe, first): a person is on several.
+    list_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     model_id: Mapped[str] = mapped_column(String(64))
     severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "event_severity"), nullable=True)
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)

@@ -16,6 +16,8 @@ from vigil.api.errors import error_body
 from vigil.api.schemas.people import (
     EnrolPublic,
     EntryPublic,
+    ListEntryCreate,
+    ListEntryPublic,
     ListMembershipPublic,
     LooksLikePublic,
     PersonDetailPublic,
@@ -133,6 +135,10 @@ async def enrol_person(  # noqa: PLR0917 (form fields come by name)
     expires_at: Annotated[str, Form(max_length=40, description="YYYY-MM-DD or ISO date-time.")] = "",
     notes: Annotated[str, Form(max_length=2000)] = "",
     force: Annotated[bool, Form(description="Keep photos below the quality gate, marked weak.")] = False,
+    person_id: Annotated[int | None, Form(description="Add the photos to this enrolled person.")] = None,
+    new_person: Annotated[
+        bool, Form(description="Someone else than the enrolled person of this name (on another list).")
+    ] = False,
 ) -> EnrolPublic | JSONResponse:
     """Put a person on a list from photos. Each photo gets the quality gate's verdict; when none is usable,
     nothing is written and the answer is 422 with the verdicts."""
@@ -140,7 +146,7 @@ async def enrol_person(  # noqa: PLR0917 (form fields come by name)
         list_name=watchlist, name=name, reason=reason,
         photos=await _read_photos(photos, state.config.ingest.max_image_bytes),
         photo_source=photo_source, approved_by=approved_by or None, expires_at=_expiry(expires_at),
-        notes=notes, force=force,
+        notes=notes, force=force, person_id=person_id, new_person=new_person,
     )  # fmt: skip
     try:
         result = await run_in_threadpool(state.enrolment.enrol, user.username, req)
@@ -152,6 +158,28 @@ async def enrol_person(  # noqa: PLR0917 (form fields come by name)
         person_id=result.person_id, name=result.name, watchlist=result.list_name, created=result.created,
         verdicts=[verdict_public(v) for v in result.verdicts], retro_alerts=retro,
     )  # fmt: skip
+
+
+@router.post("/{person_id}/lists", status_code=status.HTTP_201_CREATED)
+async def put_on_list(
+    person_id: int, body: ListEntryCreate, state: State, user: OperatorUser
+) -> ListEntryPublic:
+    """Put an enrolled person on another list too: one person, their photos shared by every list."""
+    info = await run_in_threadpool(
+        state.people.put_on_list, user.username, person_id, body.watchlist, body.reason, body.expires_at,
+        body.approved_by,
+    )  # fmt: skip
+    retro = await run_in_threadpool(state.live.retro_alerts, person_id)
+    return ListEntryPublic(**person_public(info).model_dump(), retro_alerts=retro)
+
+
+@router.delete("/{person_id}/lists/{watchlist}")
+async def take_off_list(
+    person_id: int, watchlist: str, state: State, user: OperatorUser, reason: Reason
+) -> PersonPublic:
+    """Take a person off one list; they stay enrolled, with their other lists."""
+    info = await run_in_threadpool(state.people.take_off_list, user.username, person_id, watchlist, reason)
+    return person_public(info)
 
 
 @router.delete("/{person_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -80,6 +80,10 @@ class AlertPublic(BaseModel):
     person: str
     watchlist_id: int
     watchlist: str
+    lists: list[str] = Field(
+        default_factory=list,
+        description="Every list whose rule it passed (the person is on them), its own first.",
+    )
     severity: str
     colour: str
     review: str

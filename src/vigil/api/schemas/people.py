@@ -9,7 +9,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from vigil.api.schemas.base import PublicModel
+from vigil.api.schemas.base import PublicModel, RequestModel
 
 
 class ListMembershipPublic(BaseModel):
@@ -82,6 +82,21 @@ class EnrolPublic(BaseModel):
     watchlist: str
     created: bool = Field(description="True when the person is new.")
     verdicts: list[VerdictPublic]
+    retro_alerts: int = Field(
+        0, description="Earlier sightings (last search.retro_days) that raised retro-alerts just now."
+    )
+
+
+class ListEntryCreate(RequestModel):
+    """Put an enrolled person on another list too."""
+
+    watchlist: str = Field(min_length=1, max_length=64, description="The list's name.")
+    reason: str = Field(min_length=1, max_length=2000, description="Legal basis or case; audited.")
+    expires_at: datetime | None = Field(None, description="The entry stops matching then (with a zone).")
+    approved_by: str | None = Field(None, max_length=64, description="Who approved the entry.")
+
+
+class ListEntryPublic(PersonPublic):
     retro_alerts: int = Field(
         0, description="Earlier sightings (last search.retro_days) that raised retro-alerts just now."
     )

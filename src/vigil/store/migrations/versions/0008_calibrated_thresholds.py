@@ -1,5 +1,6 @@
 """Calibrated thresholds: a list's accepted false-alert rate; each alert's threshold and the list size it
-was calibrated for. Sightings in a cool-down keep who they were (the alert they fell under).
+was calibrated for, and every list it passed. Sightings in a cool-down keep who they were (the alert they
+fell under).
 
 Revision ID: 0008
 Revises: 0007
@@ -25,10 +26,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("fpir", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("calibrated_for", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("cooldown_of", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("list_ids", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_column("list_ids")
         batch_op.drop_column("cooldown_of")
         batch_op.drop_column("calibrated_for")
         batch_op.drop_column("fpir")
