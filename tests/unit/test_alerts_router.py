@@ -21,6 +21,7 @@ from vigil.match.thresholds import ThresholdPolicy
 from vigil.runtime.messages import CameraEvents
 from vigil.services.alerts import AlertService
 from vigil.services.events import EventRecorder
+from vigil.services.feedback import FeedbackService
 from vigil.services.lists import ListService, ListSettings
 from vigil.services.retention import RetentionPurge
 from vigil.store.db import Database
@@ -29,6 +30,7 @@ from vigil.store.tables import (
     Camera,
     Event,
     EventShot,
+    NegativeTemplate,
     OutboxMessage,
     Person,
     Review,
@@ -101,11 +103,19 @@ def _shot(track_id: int, frame_index: int, at: float) -> FaceShot:
 
 
 def _sighting(
-    kit: Kit, track: int, score: float, *, run: str = "r1", margin: float = 0.5, at: float | None = None
+    kit: Kit,
+    track: int,
+    score: float,
+    *,
+    run: str = "r1",
+    margin: float = 0.5,
+    at: float | None = None,
+    vector: np.ndarray | None = None,
 ) -> CameraEvents:
-    """A track's start and its identification as the person, in one report (filmed at ``at``: now)."""
+    """A track's start and its identification as the person, in one report (filmed at ``at``: now), its
+    template ``vector`` when given."""
     at = datetime.now(UTC).timestamp() if at is None else at
-    decision = Decision(str(kit.person_id), str(kit.person_id), score, margin, None, 0.9, 1)
+    decision = Decision(str(kit.person_id), str(kit.person_id), score, margin, None, 0.9, 1, vector)
     shot = _shot(track, 3, at)
     events = (
         FaceEvent(EventKind.START, "door", track, 0, 0, None, None),
@@ -207,6 +217,45 @@ def test_a_sighting_in_a_cool_down_is_kept_under_its_lists_retention(db: Databas
     assert purge.purge(now=datetime.now(UTC) + timedelta(days=2)).events == 0, "not an unmatched face"
     report = purge.purge(now=datetime.now(UTC) + timedelta(days=11))
     assert (report.unmatched_events, report.alert_events) == (0, 2), "both go with the list's retention"
+
+
+def _unit(seed: int, near: np.ndarray | None = None, cos: float = 1.0) -> np.ndarray:
+    """A random unit vector (128-d), or one at cosine ``cos`` from ``near``."""
+    x = np.random.default_rng(seed).standard_normal(128).astype(np.float32)
+    if near is not None:
+        x -= (x @ near) * near
+        x = cos * near + np.sqrt(1 - cos**2) * x / np.linalg.norm(x)
+    return (x / np.linalg.norm(x)).astype(np.float32)
+
+
+def test_a_face_rejected_as_not_this_person_is_not_named_as_them_again(db: Database, tmp_path: Path) -> None:
+    kit = _kit(db, tmp_path, cooldown_s=0)
+    _put_on(kit, "wanted", ListSettings())
+    stranger = _unit(1)
+    (alert,) = kit.recorder.record(_sighting(kit, 1, 0.95, vector=stranger))
+    with pytest.raises(BadInput, match="only a rejection"):
+        kit.alerts.review("ann", alert.event_id, "confirm", "x", wrong_person=True)
+    kit.alerts.review("ann", alert.event_id, "reject", "that is his brother", wrong_person=True)
+
+    # The same stranger again (his template at cosine 0.98 to the rejected one, 0.95 to the person).
+    assert kit.recorder.record(_sighting(kit, 2, 0.95, vector=_unit(2, stranger, 0.98))) == []
+    with db.read() as s:
+        again = s.scalar(select(Event).where(Event.track_id == 2))
+        [negative] = s.scalars(select(NegativeTemplate)).all()
+        assert again is not None and again.vetoed_by == negative.id and again.person_id is None
+        assert (negative.person_id, negative.event_id, negative.reason) == (
+            kit.person_id,
+            alert.event_id,
+            "that is his brother",
+        )
+    # Someone else the person resembles just as much is still named.
+    assert len(kit.recorder.record(_sighting(kit, 3, 0.95, vector=_unit(3, stranger, 0.3)))) == 1
+    feedback = FeedbackService(db)
+    assert [n.id for n in feedback.of_person(kit.person_id)] == [negative.id]
+    feedback.withdraw("ann", negative.id, "it was him after all")
+    assert len(kit.recorder.record(_sighting(kit, 4, 0.95, vector=_unit(4, stranger, 0.98)))) == 1
+    actions = [a.action for a in audit_rows(db)]
+    assert actions.count("person.negative.add") == 1 and actions.count("person.negative.remove") == 1
 
 
 def test_two_person_confirmation_needs_two_different_users(db: Database, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.app import Engine
-from vigil.evaluate.bench_watchlist import CLIPS, TrackProbes, judge, run_model
+from vigil.evaluate.bench_watchlist import CLIPS, TrackProbes, judge, rejected, run_model
 from vigil.evaluate.embed_images import VectorCache
 from vigil.match.watchlist import Watchlist
 
@@ -34,6 +34,17 @@ def test_a_track_is_named_by_its_first_accepted_probe_as_one_alert_would_be() ->
     assert (r.tracks, r.judged) == (4, 3)
     assert r.false_alerts_per_1000 == 1000 / 3
 
+    # Rejecting a false alert as "not this person" (the track's last template becomes a negative of bob):
+    # the same stranger is not named as bob again; ann still is.
+    stranger = TrackProbes("clip", 5, np.stack([_unit(0.05, 1, 0.3), _unit(0.1, 1, 0.3)]))
+    tracks = [stranger, ann]
+    before = judge(tracks, {"clip": frozenset({"ann"})}, wl, threshold=0.9, min_margin=0.0, n_tracks=2,
+                   distractors=0)  # fmt: skip
+    assert [n.person for n in before.strangers] == ["bob"]
+    after = judge(tracks, {"clip": frozenset({"ann"})}, wl, threshold=0.9, min_margin=0.0, n_tracks=2,
+                  distractors=0, negatives=rejected(before, tracks))  # fmt: skip
+    assert after.strangers == () and after.true_named == before.true_named == 1
+
 
 def test_on_the_hamilton_clip_miranda_is_named_and_thresholds_rise_with_the_list(
     engine: Engine, test_data: Path
@@ -49,3 +60,4 @@ def test_on_the_hamilton_clip_miranda_is_named_and_thresholds_rise_with_the_list
         assert size.true_named >= 1, size
         assert not any("Miranda" in m for m in size.missed), size
         assert size.strangers_named == (), size
+        assert size.after_feedback is not None and size.after_feedback.true_named == size.true_named

@@ -21,6 +21,7 @@ from vigil.store.tables import Base, WatchlistEntry
 
 TABLES = {
     "alembic_version", "audit_log", "cameras", "event_reviews", "event_shots", "events", "face_samples",
+    "negative_templates",
     "people", "users", "watchlist_entries", "watchlists", "api_tokens", "outbox", "user_watchlists",
     "footage_jobs",
 }  # fmt: skip

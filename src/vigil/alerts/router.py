@@ -22,12 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vigil.alerts.outbox import Outbox
 from vigil.config import AlertsConfig
+from vigil.match.feedback import vetoed_by
 from vigil.match.thresholds import ListRule, ThresholdPolicy
+from vigil.services.feedback import negatives_of
 from vigil.services.rules import list_rules
 from vigil.store.tables import Camera, Event, EventStatus, Person, Review, Severity, Watchlist, WatchlistEntry
 
@@ -135,6 +138,11 @@ class AlertRouter:
             return None
         watchlist, rule = passed[0]
         review = strictest([wl.review for wl, _ in passed])
+        veto = self._vetoed(session, event, sighting)
+        if veto is not None:
+            event.vetoed_by = veto  # closer to a face rejected as not this person: not named as them
+            return None
+        event.vetoed_by = None
         event.person_id = sighting.person_id  # who it was, alerted or not
         event.watchlist_id = watchlist.id
         event.score, event.margin = sighting.score, sighting.margin
@@ -211,6 +219,17 @@ class AlertRouter:
             if sighting.score >= rules[wl.id].threshold and sighting.margin >= margin
         ]
         return sorted(passed, key=lambda p: (-SEVERITY_ORDER[p[0].severity], p[0].name))
+
+    @staticmethod
+    def _vetoed(session: Session, event: Event, sighting: Sighting) -> int | None:
+        """The person's negative this track's template is closer to than to the person, if any."""
+        if event.embedding is None:
+            return None
+        ids, vectors = negatives_of(session, sighting.person_id, event.model_id)
+        if not ids:
+            return None
+        at = vetoed_by(np.frombuffer(event.embedding, "<f4"), sighting.score, vectors)
+        return None if at is None else ids[at]
 
     def _cooling_down(self, session: Session, sighting: Sighting) -> int | None:
         """The alert of this person on this camera filmed within the cool-down of this sighting, if any."""

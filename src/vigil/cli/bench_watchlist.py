@@ -56,6 +56,12 @@ def watchlist(
     ),
     plot: Annotated[Path | None, typer.Option("--plot", help="Write false alerts against N (PNG).")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write every number to this JSON file.")] = None,
+    fixed: Annotated[
+        float | None,
+        typer.Option(
+            "--fixed-threshold", help="Judge every size at this threshold instead of the calibrated."
+        ),
+    ] = None,
     config: ConfigOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:
@@ -76,7 +82,7 @@ def watchlist(
             cfg = _config_for(base, name)
             model_id, _ = embedder_identity(cfg)
             engine = build_engine(cfg)
-            results.append(_run_one(engine, cfg, model_id, sizes, workers))
+            results.append(_run_one(engine, cfg, model_id, sizes, workers, fixed))
     except VigilError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
@@ -96,7 +102,7 @@ def watchlist(
 
 
 def _run_one(
-    engine: Engine, cfg: VigilConfig, model_id: str, sizes: tuple[int, ...], workers: int
+    engine: Engine, cfg: VigilConfig, model_id: str, sizes: tuple[int, ...], workers: int, fixed: float | None
 ) -> ModelResult:
     with Progress(
         TextColumn("{task.description}"),
@@ -112,24 +118,27 @@ def _run_one(
         }
         return run_model(
             engine, cfg, data_dir(), VectorCache(lfw_cache_path(cfg, model_id)), sizes=sizes, workers=workers,
+            fixed_threshold=fixed,
             progress=lambda part, done, total: bar.update(tasks[part], completed=done, total=total),
         )  # fmt: skip
 
 
 def _report(r: ModelResult) -> None:
     first = r.sizes[0]
-    fpir = f"FPIR {r.fpir:g}" if r.fpir is not None else "a fixed threshold"
+    rule = f"calibrated for FPIR {r.fpir:g}" if r.fpir is not None and not r.fixed else "fixed"
     table = Table(
-        title=f"Watchlist on video, per track: {r.model_id}, thresholds calibrated for {fpir} "
+        title=f"Watchlist on video, per track: {r.model_id}, thresholds {rule} "
         f"({first.tracks:,} tracks, {first.judged:,} with an embedded shot)"
     )
     for col in ("distractors", "people", "threshold", "true tracks named", "listed missed", "strangers named",
-                "false alerts / 1,000 tracks"):  # fmt: skip
+                "false alerts / 1,000 tracks", "after rejecting them: false / true"):  # fmt: skip
         table.add_column(col, justify="right")
     for s in r.sizes:
+        fb = s.after_feedback
+        again = f"{len(fb.strangers)} / {fb.true_named}" if fb is not None else "-"
         table.add_row(
             f"{s.distractors:,}", f"{s.people:,}", f"{s.threshold:.3f}", str(s.true_named),
-            ", ".join(s.missed) or "none", str(len(s.strangers_named)), f"{s.false_alerts_per_1000:.1f}",
+            ", ".join(s.missed) or "none", str(len(s.strangers)), f"{s.false_alerts_per_1000:.1f}", again,
         )  # fmt: skip
     console.print(table)
     for s in r.sizes:

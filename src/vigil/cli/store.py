@@ -35,6 +35,7 @@ from vigil.services.enrol import (
     Photo,
     PhotoVerdict,
 )
+from vigil.services.feedback import FeedbackService
 from vigil.services.gallery import ORPHAN_MIN_AGE_S, sweep_orphans
 from vigil.services.lists import ListInfo, ListSettings
 from vigil.services.reembed import Reembedder
@@ -440,6 +441,32 @@ def people_rm_list(
     with cli_errors():
         info = store.people.take_off_list(actor_of(actor), person_id, list_name, reason)
     console.print(f"{info.name} (person {info.id}) is on: {', '.join(sorted(info.lists)) or 'no list'}")
+
+
+@people_app.command("negatives")
+def people_negatives(person_id: int, config: ConfigOption = None) -> None:
+    """The "not this person" negatives of a person (tracks rejected as a wrong person)."""
+    store = _store(config)
+    with cli_errors():
+        rows = FeedbackService(store.db).of_person(person_id)
+    table = Table("id", "alert", "list", "model", "by", "at", "reason")
+    for n in rows:
+        table.add_row(
+            str(n.id), str(n.event_id or "-"), n.watchlist or "-", n.model_id, n.created_by,
+            f"{n.created_at:%Y-%m-%d %H:%M}", n.reason,
+        )  # fmt: skip
+    console.print(table)
+
+
+@people_app.command("rm-negative")
+def people_rm_negative(
+    negative_id: int, reason: ReasonOption, actor: ActorOption = None, config: ConfigOption = None
+) -> None:
+    """Withdraw a negative (the rejection was itself a mistake): faces like it can be named again."""
+    store = _store(config)
+    with cli_errors():
+        FeedbackService(store.db).withdraw(actor_of(actor), negative_id, reason)
+    console.print(f"withdrew negative {negative_id}")
 
 
 @people_app.command("rm")

@@ -18,13 +18,16 @@ Protocol:
 - Per N: tracks named as a listed person who is in that clip (true), listed people in a clip never named
   there (missed), tracks named as anyone not in that clip (strangers named: each a false alert), and
   false alerts per 1,000 tracks (of tracks with at least one embedded shot).
+- Feedback: every false alert of that run is rejected as "not this person" (its track's last template
+  becomes a negative of the person it named), and the same tracks are judged again with Vigil's veto
+  (:func:`vigil.match.feedback.vetoed_by`): the second run's false alerts and true tracks are reported.
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +38,7 @@ from vigil.errors import BadInput, SourceError
 from vigil.evaluate.embed_images import VectorCache, embed_images
 from vigil.ingest import open_source
 from vigil.match.decide import decide
+from vigil.match.feedback import vetoed_by
 from vigil.match.folder import enrol_folder, list_photos
 from vigil.match.watchlist import Watchlist
 from vigil.samples import sample_watchlist
@@ -77,6 +81,19 @@ class TrackProbes:
 
 
 @dataclass(frozen=True, slots=True)
+class Named:
+    """A track named as someone (by its first accepted probe)."""
+
+    clip: str
+    track_id: int
+    person: str
+    score: float
+
+    def __str__(self) -> str:
+        return f"{self.clip} #{self.track_id}: named as {self.person} ({self.score:.3f})"
+
+
+@dataclass(frozen=True, slots=True)
 class SizeResult:
     """What a watchlist of ``people`` people (true people + distractors) made of the clips."""
 
@@ -87,11 +104,16 @@ class SizeResult:
     judged: int  # tracks with at least one embedded shot
     true_named: int
     missed: tuple[str, ...]  # "clip: person" never named in a clip they are in
-    strangers_named: tuple[str, ...]  # "clip #track: named as person (score)"
+    strangers: tuple[Named, ...]  # tracks named as someone not in their clip: false alerts
+    after_feedback: SizeResult | None = None  # the same tracks again, the false alerts rejected
+
+    @property
+    def strangers_named(self) -> tuple[str, ...]:
+        return tuple(str(n) for n in self.strangers)
 
     @property
     def false_alerts_per_1000(self) -> float:
-        return 1000.0 * len(self.strangers_named) / max(self.judged, 1)
+        return 1000.0 * len(self.strangers) / max(self.judged, 1)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -104,6 +126,7 @@ class SizeResult:
             "listed_missed": list(self.missed),
             "strangers_named": list(self.strangers_named),
             "false_alerts_per_1000_tracks": round(self.false_alerts_per_1000, 2),
+            "after_feedback": None if self.after_feedback is None else self.after_feedback.as_json(),
         }
 
 
@@ -112,9 +135,13 @@ class ModelResult:
     model_id: str
     fpir: float | None
     sizes: tuple[SizeResult, ...]
+    fixed: bool = False  # every size judged at one given threshold, not the calibrated ones
 
     def as_json(self) -> dict[str, object]:
-        return {"model_id": self.model_id, "fpir": self.fpir, "sizes": [s.as_json() for s in self.sizes]}
+        return {
+            "model_id": self.model_id, "fpir": self.fpir, "fixed_threshold": self.fixed,
+            "sizes": [s.as_json() for s in self.sizes],
+        }  # fmt: skip
 
 
 def clip_files(data: Path, clips: Sequence[Clip] = CLIPS) -> list[tuple[Path, Clip]]:
@@ -179,24 +206,30 @@ def judge(
     min_margin: float,
     n_tracks: int,
     distractors: int,
+    negatives: dict[str, FloatArray] | None = None,
 ) -> SizeResult:
-    """Name each track by its first accepted probe (see the module doc) and count against the truth."""
+    """Name each track by its first accepted probe (see the module doc) and count against the truth;
+    a probe closer to one of the named person's ``negatives`` than to them is not accepted."""
     named: dict[tuple[str, int], tuple[str, float]] = {}
     for t in tracks:
-        for ranked in watchlist.search(t.probes, k=2):
+        for probe, ranked in zip(t.probes, watchlist.search(t.probes, k=2), strict=True):
             d = decide(ranked, threshold, min_margin, 1)
-            if d.identity is not None:
-                named[(t.clip, t.track_id)] = (d.identity, d.score)
-                break
+            if d.identity is None:
+                continue
+            own = (negatives or {}).get(d.identity)
+            if own is not None and vetoed_by(probe, d.score, own) is not None:
+                continue
+            named[(t.clip, t.track_id)] = (d.identity, d.score)
+            break
     true_named = 0
-    strangers: list[str] = []
+    strangers: list[Named] = []
     seen: set[tuple[str, str]] = set()
     for (clip, track), (who, score) in sorted(named.items()):
         if who in truth[clip]:
             true_named += 1
             seen.add((clip, who))
         else:
-            strangers.append(f"{clip} #{track}: named as {who} ({score:.3f})")
+            strangers.append(Named(clip, track, who, score))
     missed = tuple(
         f"{clip}: {who}" for clip, present in sorted(truth.items()) for who in sorted(present)
         if (clip, who) not in seen
@@ -209,8 +242,18 @@ def judge(
         judged=len(tracks),
         true_named=true_named,
         missed=missed,
-        strangers_named=tuple(strangers),
+        strangers=tuple(strangers),
     )
+
+
+def rejected(result: SizeResult, tracks: Sequence[TrackProbes]) -> dict[str, FloatArray]:
+    """The negatives an operator makes by rejecting every false alert of ``result`` as "not this
+    person": each such track's last template, under the person it was named as."""
+    by_key = {(t.clip, t.track_id): t for t in tracks}
+    out: dict[str, list[FloatArray]] = {}
+    for n in result.strangers:
+        out.setdefault(n.person, []).append(by_key[(n.clip, n.track_id)].probes[-1])
+    return {person: np.stack(v) for person, v in out.items()}
 
 
 def run_model(
@@ -221,6 +264,7 @@ def run_model(
     *,
     sizes: Sequence[int] = SIZES,
     clips: Sequence[Clip] = CLIPS,
+    fixed_threshold: float | None = None,
     workers: int = 1,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ModelResult:
@@ -259,17 +303,15 @@ def run_model(
         wl = Watchlist(base.model_id, base.dim, list(base.templates))
         for rel in photos[:n]:
             wl.add(f"LFW {rel.split('/')[0]}", vectors[rel].vector, rel, base.model_id)
-        rule = policy.rule(len(wl.identities))
-        margin = config.match.min_margin
-        results.append(
-            judge(
-                tracks,
-                truth,
-                wl,
-                threshold=rule.threshold,
-                min_margin=margin,
-                n_tracks=n_tracks,
-                distractors=n,
-            )
-        )
-    return ModelResult(engine.model_id, config.match.fpir, tuple(results))
+        calibrated = policy.rule(len(wl.identities)).threshold
+        threshold = calibrated if fixed_threshold is None else fixed_threshold
+        first = judge(
+            tracks, truth, wl, threshold=threshold, min_margin=config.match.min_margin, n_tracks=n_tracks,
+            distractors=n,
+        )  # fmt: skip
+        second = judge(
+            tracks, truth, wl, threshold=threshold, min_margin=config.match.min_margin, n_tracks=n_tracks,
+            distractors=n, negatives=rejected(first, tracks),
+        )  # fmt: skip
+        results.append(replace(first, after_feedback=second))
+    return ModelResult(engine.model_id, config.match.fpir, tuple(results), fixed_threshold is not None)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from vigil.alerts.router import Alert, AlertRouter, strictest
 from vigil.errors import BadInput, NotFound
+from vigil.services.feedback import add_negative
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Camera, Event, EventReview, EventStatus, Person, Review, Severity, Watchlist
@@ -144,10 +145,16 @@ class AlertService:
                 raise NotFound(f"no alert {alert_id}")
             return self._view(s, event)
 
-    def review(self, username: str, alert_id: int, action: str, note: str = "") -> AlertView:
+    def review(
+        self, username: str, alert_id: int, action: str, note: str = "", *, wrong_person: bool = False
+    ) -> AlertView:
+        """Acknowledge, confirm or reject an alert. A rejection with ``wrong_person`` keeps the track as a
+        negative of the person: faces closer to it than to them are not named as them again."""
         target = ACTIONS.get(action)
         if target is None:
             raise BadInput("action", f"{action!r} is not one of {', '.join(ACTIONS)}")
+        if wrong_person and target is not EventStatus.REJECTED:
+            raise BadInput("wrong_person", "only a rejection can say the alert named the wrong person")
         now = datetime.now(UTC)
         with self._db.write() as s:
             event = s.get(Event, alert_id)
@@ -168,8 +175,11 @@ class AlertService:
             event.status_by, event.status_at = username, now
             audit.append(
                 s, actor=username, action=f"alert.{action}", subject=f"alert:{alert_id}", reason=note,
-                details={"status": event.status.value, "before": before.value, "at": now.isoformat()},
+                details={"status": event.status.value, "before": before.value, "at": now.isoformat(),
+                         "wrong_person": wrong_person},
             )  # fmt: skip
+            if wrong_person and target is EventStatus.REJECTED:
+                add_negative(s, username, event, note, now)
             s.flush()
             s.refresh(event)
             view = self._view(s, event)

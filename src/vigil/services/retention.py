@@ -27,7 +27,7 @@ from vigil.config import RetentionConfig
 from vigil.store import audit
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
-from vigil.store.tables import Event, EventShot, FaceSample, Watchlist
+from vigil.store.tables import Event, EventShot, FaceSample, NegativeTemplate, Watchlist
 from vigil.types import IntArray
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,16 @@ class RetentionPurge:
                 )
             )
             expired_alerts: list[int] = []
+            negatives = 0
             for list_id, days in s.execute(select(Watchlist.id, Watchlist.retention_days)).all():
+                # "Not this person" feedback is kept as long as the list's alerts.
+                done = s.execute(
+                    delete(NegativeTemplate).where(
+                        NegativeTemplate.watchlist_id == list_id,
+                        NegativeTemplate.created_at < now - timedelta(days=days),
+                    )
+                )
+                negatives += int(done.rowcount or 0)  # type: ignore[attr-defined]
                 expired_alerts += s.scalars(
                     select(Event.id).where(
                         Event.watchlist_id == list_id,
@@ -113,11 +122,11 @@ class RetentionPurge:
                 )
             files = crops - still_used
             probes = self._expired_probes(now)
-            if gone or probes:
+            if gone or probes or negatives:
                 audit.append(
                     s, ACTOR, "retention.purge", "events", reason="retention",
                     details={"unmatched_events": len(unmatched), "alert_events": len(expired_alerts),
-                             "files": len(files), "probes": len(probes),
+                             "files": len(files), "probes": len(probes), "negatives": negatives,
                              "unmatched_before": unmatched_before.isoformat()},
                 )  # fmt: skip
         for rel in files | probes:

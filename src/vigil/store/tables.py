@@ -232,6 +232,8 @@ class Event(Base):
     cooldown_of: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Every list whose rule the alert passed (its own, the most severe, first): a person is on several.
     list_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
+    # Not named as its person because it is closer to one of their negatives (that negative's id).
+    vetoed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     model_id: Mapped[str] = mapped_column(String(64))
     severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "event_severity"), nullable=True)
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
@@ -250,6 +252,23 @@ class Event(Base):
 
     shots: Mapped[list[EventShot]] = relationship(back_populates="event", passive_deletes=True)
     reviews: Mapped[list[EventReview]] = relationship(back_populates="event", passive_deletes=True)
+
+
+class NegativeTemplate(Base):
+    """A track template an operator rejected as not this person: later faces closer to it than to the
+    person are not named as them. Kept under the retention of the list the rejected alert was on."""
+
+    __tablename__ = "negative_templates"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    watchlist_id: Mapped[int | None] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"), nullable=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class EventShot(Base):

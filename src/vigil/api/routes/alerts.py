@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -65,5 +66,8 @@ async def get_alert(alert_id: int, state: State, _user: CurrentUser) -> AlertPub
 
 @router.post("/{alert_id}/review")
 async def review_alert(alert_id: int, body: AlertReview, state: State, user: OperatorUser) -> AlertPublic:
-    view = await run_in_threadpool(state.live.alerts.review, user.username, alert_id, body.action, body.note)
+    view = await run_in_threadpool(
+        partial(state.live.alerts.review, wrong_person=body.wrong_person),
+        user.username, alert_id, body.action, body.note,
+    )  # fmt: skip
     return alert_public(view)

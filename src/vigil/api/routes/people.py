@@ -4,6 +4,7 @@ photo), removal, and their face images. Enrolling and removing need the operator
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
@@ -20,14 +21,16 @@ from vigil.api.schemas.people import (
     ListEntryPublic,
     ListMembershipPublic,
     LooksLikePublic,
+    NegativePublic,
     PersonDetailPublic,
     PersonPublic,
     QualityPublic,
     SamplePublic,
     VerdictPublic,
 )
-from vigil.errors import BadInput
+from vigil.errors import BadInput, NotFound
 from vigil.services.enrol import EnrolmentRejected, EnrolRequest, Photo, PhotoVerdict
+from vigil.services.feedback import FeedbackService
 from vigil.services.people import PersonInfo
 
 router = APIRouter(prefix="/people", tags=["people"])
@@ -180,6 +183,24 @@ async def take_off_list(
     """Take a person off one list; they stay enrolled, with their other lists."""
     info = await run_in_threadpool(state.people.take_off_list, user.username, person_id, watchlist, reason)
     return person_public(info)
+
+
+@router.get("/{person_id}/negatives")
+async def person_negatives(person_id: int, state: State, _user: OperatorUser) -> list[NegativePublic]:
+    """The tracks rejected as "not this person": faces closer to one than to them are not named as them."""
+    rows = await run_in_threadpool(FeedbackService(state.db).of_person, person_id)
+    return [NegativePublic(**asdict(n)) for n in rows]
+
+
+@router.delete("/{person_id}/negatives/{negative_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def withdraw_negative(
+    person_id: int, negative_id: int, state: State, user: OperatorUser, reason: Reason
+) -> None:
+    """Withdraw a negative (the rejection was itself a mistake); audited."""
+    feedback = FeedbackService(state.db)
+    if negative_id not in {n.id for n in await run_in_threadpool(feedback.of_person, person_id)}:
+        raise NotFound(f"person {person_id} has no negative {negative_id}")
+    await run_in_threadpool(feedback.withdraw, user.username, negative_id, reason)
 
 
 @router.delete("/{person_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -108,3 +108,8 @@ class AlertPublic(BaseModel):
 class AlertReview(_In):
     action: Literal["acknowledge", "confirm", "reject"]
     note: str = Field("", max_length=2000, description="Why (kept with the review and in the audit log).")
+    wrong_person: bool = Field(
+        False,
+        description="With reject: the face is not this person; its track becomes a negative of theirs, so "
+        "faces closer to it than to them are not named as them again (audited, withdrawable).",
+    )

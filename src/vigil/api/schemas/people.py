@@ -100,3 +100,16 @@ class ListEntryPublic(PersonPublic):
     retro_alerts: int = Field(
         0, description="Earlier sightings (last search.retro_days) that raised retro-alerts just now."
     )
+
+
+class NegativePublic(BaseModel):
+    """A track rejected as "not this person"."""
+
+    id: int
+    person_id: int
+    event_id: int | None = Field(description="The rejected alert (null once purged).")
+    watchlist: str | None
+    model_id: str
+    reason: str
+    created_by: str
+    created_at: datetime

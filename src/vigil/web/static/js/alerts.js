@@ -323,6 +323,21 @@ function reviewButtons(alert, ctx, error) {
   }
   if (wanted.includes("reject")) {
     buttons.push(h("button", { type: "button", class: "btn btn-reject", "data-testid": "alert-reject", dataset: { action: "reject" } }, "Reject"));
+    // "Not this person": the track is kept as a negative of theirs, so faces closer to it than to them are
+    // not named as them again (withdrawable; audited).
+    buttons.push(
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-reject",
+          "data-testid": "alert-reject-wrong-person",
+          dataset: { action: "reject", wrongPerson: "1" },
+          title: "Reject, and do not name faces like this one as this person again",
+        },
+        "Not this person",
+      ),
+    );
   }
   const box = h(
     "div",
@@ -338,6 +353,7 @@ function reviewButtons(alert, ctx, error) {
           const updated = await api("POST", `/alerts/${encodeURIComponent(alert.id)}/review`, {
             action: button.dataset.action,
             note: "",
+            wrong_person: button.dataset.wrongPerson === "1",
           });
           ctx.onReviewed(updated);
         } catch (e) {
