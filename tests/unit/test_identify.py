@@ -155,9 +155,11 @@ def test_tradeoff_moves_one_error_against_the_other() -> None:
     top = np.where(truth >= 0, rng.normal(0.94, 0.02, n), rng.normal(0.88, 0.03, n)).astype(np.float32)
     ranked = Ranked(truth, person, np.stack([top, top - 0.05], axis=1).astype(np.float32))
     curve = tradeoff(ranked)
-    assert curve.threshold[0] == pytest.approx(0.85) and curve.threshold[-1] == pytest.approx(0.97)
+    # The range follows the scores (embedders differ): from ~all strangers named to ~all mated missed.
+    assert np.allclose(np.diff(curve.threshold), 0.0025, atol=1e-4)
+    assert 0.78 < curve.threshold[0] < 0.84 and 0.97 < curve.threshold[-1] < 1.0
     assert np.all(np.diff(curve.fpir) <= 0) and np.all(np.diff(curve.fnir) >= 0)
-    assert curve.fpir[0] > 0.8 and curve.fnir[-1] > 0.8
+    assert curve.fpir[0] >= 0.97 and curve.fnir[-1] >= 0.97
 
 
 # Four enrolled people (photos 1 and 2 of each) and three strangers with one LFW photo each.

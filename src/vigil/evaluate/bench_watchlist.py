@@ -136,11 +136,14 @@ class ModelResult:
     fpir: float | None
     sizes: tuple[SizeResult, ...]
     fixed: bool = False  # every size judged at one given threshold, not the calibrated ones
+    # The same sizes at the embedder's 1:1 threshold (``match.threshold``): what calibration changes.
+    baseline: tuple[SizeResult, ...] = ()
 
     def as_json(self) -> dict[str, object]:
         return {
             "model_id": self.model_id, "fpir": self.fpir, "fixed_threshold": self.fixed,
             "sizes": [s.as_json() for s in self.sizes],
+            "at_1to1_threshold": [s.as_json() for s in self.baseline],
         }  # fmt: skip
 
 
@@ -299,19 +302,39 @@ def run_model(
     )
     policy = threshold_policy(config)
     results: list[SizeResult] = []
+    baseline: list[SizeResult] = []
     for n in sorted(sizes):
         wl = Watchlist(base.model_id, base.dim, list(base.templates))
         for rel in photos[:n]:
             wl.add(f"LFW {rel.split('/')[0]}", vectors[rel].vector, rel, base.model_id)
         calibrated = policy.rule(len(wl.identities)).threshold
-        threshold = calibrated if fixed_threshold is None else fixed_threshold
-        first = judge(
-            tracks, truth, wl, threshold=threshold, min_margin=config.match.min_margin, n_tracks=n_tracks,
-            distractors=n,
-        )  # fmt: skip
-        second = judge(
-            tracks, truth, wl, threshold=threshold, min_margin=config.match.min_margin, n_tracks=n_tracks,
-            distractors=n, negatives=rejected(first, tracks),
-        )  # fmt: skip
-        results.append(replace(first, after_feedback=second))
-    return ModelResult(engine.model_id, config.match.fpir, tuple(results), fixed_threshold is not None)
+        judged = _judge_twice(tracks, truth, wl, calibrated if fixed_threshold is None else fixed_threshold,
+                              config.match.min_margin, n_tracks, n)  # fmt: skip
+        results.append(judged)
+        if fixed_threshold is None:
+            floor = config.match.threshold
+            baseline.append(_judge_twice(tracks, truth, wl, floor, config.match.min_margin, n_tracks, n))
+    return ModelResult(
+        engine.model_id, config.match.fpir, tuple(results), fixed_threshold is not None, tuple(baseline)
+    )
+
+
+def _judge_twice(  # noqa: PLR0917
+    tracks: Sequence[TrackProbes],
+    truth: dict[str, frozenset[str]],
+    wl: Watchlist,
+    threshold: float,
+    min_margin: float,
+    n_tracks: int,
+    distractors: int,
+) -> SizeResult:
+    """Judge the tracks, reject that run's false alerts as "not this person", and judge them again."""
+    first = judge(
+        tracks, truth, wl, threshold=threshold, min_margin=min_margin, n_tracks=n_tracks,
+        distractors=distractors,
+    )  # fmt: skip
+    second = judge(
+        tracks, truth, wl, threshold=threshold, min_margin=min_margin, n_tracks=n_tracks,
+        distractors=distractors, negatives=rejected(first, tracks),
+    )  # fmt: skip
+    return replace(first, after_feedback=second)

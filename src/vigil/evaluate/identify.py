@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vigil.app import threshold_policy
 from vigil.config import VigilConfig
 from vigil.errors import BadInput
 from vigil.evaluate.embed_images import ImageVector, VectorCache, embed_images
@@ -372,11 +373,13 @@ def run_identify(
     workers: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> IdentifyResult:
-    """Split ``images``, embed every photo the protocol uses (cached), and evaluate at the config's rule.
+    """Split ``images``, embed every photo the protocol uses (cached), and evaluate at the config's rule:
+    the threshold a list of the gallery's size gets (calibrated at ``match.fpir``, unless fixed).
 
     Raises:
         BadInput: ``images`` holds no photos, or a photo could not be read.
     """
     split = lfw_split(images)
     vectors = embed_images(config, images, split.paths, cache, workers=workers, progress=progress)
-    return evaluate(split, vectors, model_id, config.match.threshold, config.match.min_margin)
+    threshold = threshold_policy(config).rule(len(split.gallery)).threshold
+    return evaluate(split, vectors, model_id, threshold, config.match.min_margin)

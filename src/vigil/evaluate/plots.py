@@ -332,16 +332,21 @@ def plot_calibration(cal: Calibration, out: Path, fpirs: tuple[float, ...]) -> N
 
 
 def plot_bench_watchlist(results: list[ModelResult], out: Path, machine: Machine) -> None:
-    """False alerts per 1,000 tracks and true tracks named against the number of distractors."""
+    """False alerts per 1,000 tracks and true tracks named against the number of distractors: at the
+    calibrated thresholds (solid) and at each embedder's fixed 1:1 threshold (dashed)."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=120)
     for i, r in enumerate(results):
-        n = [s.distractors for s in r.sizes]
-        left.plot(n, [s.false_alerts_per_1000 for s in r.sizes], "o-", color=f"C{i}", label=r.model_id)
-        right.plot(n, [s.true_named for s in r.sizes], "o-", color=f"C{i}", label=r.model_id)
-        for s in r.sizes:
-            left.annotate(f"{s.threshold:.2f}", (s.distractors, s.false_alerts_per_1000), fontsize=6,
-                          textcoords="offset points", xytext=(3, 3))  # fmt: skip
-    left.set_xlabel("LFW distractors on the watchlist (labels: calibrated threshold)")
+        for sizes, style, label in (
+            (r.sizes, "o-", "calibrated"),
+            (r.baseline, "s--", "fixed 1:1 threshold"),
+        ):
+            if not sizes:
+                continue
+            n = [s.distractors for s in sizes]
+            name = f"{r.model_id}, {label}"
+            left.plot(n, [s.false_alerts_per_1000 for s in sizes], style, color=f"C{i}", label=name, ms=4)
+            right.plot(n, [s.true_named for s in sizes], style, color=f"C{i}", label=name, ms=4)
+    left.set_xlabel("LFW distractors on the watchlist")
     left.set_ylabel("false alerts per 1,000 tracks")
     left.set_title("strangers named", fontsize=9)
     right.set_xlabel("LFW distractors on the watchlist")
@@ -350,8 +355,8 @@ def plot_bench_watchlist(results: list[ModelResult], out: Path, machine: Machine
     for ax in (left, right):
         ax.set_xscale("symlog", linthresh=100)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8, frameon=False)
-    fig.suptitle(f"vigil bench watchlist: per track, calibrated thresholds ({machine.cpu})", fontsize=9)
+    left.legend(fontsize=6, frameon=False)
+    fig.suptitle(f"vigil bench watchlist: per track ({machine.cpu})", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
