@@ -111,6 +111,20 @@ def test_a_photo_finds_the_persons_sightings_first_and_the_search_is_audited(
         assert str(event_id) in row.details
     kept = [p for p in scene.store.media.path("probes").rglob("*") if p.is_file()]
     assert [sha256_hex(p.read_bytes()) for p in kept] == [sha256_hex(photo.data)], "the probe is kept once"
+    assert at_default.other_models == {}
+
+
+def test_tracks_of_another_embedder_are_not_searched_and_the_result_says_so(
+    scene: Scene, lfw_images: Path
+) -> None:
+    with scene.store.db.write() as s:
+        s.add(
+            Event(camera_id=scene.cameras["door"], track_id=99, start_at=BASE, end_at=BASE,
+                  model_id="dlib-resnet-v1+flip", embedding=np.zeros(128, "<f4").tobytes())
+        )  # fmt: skip
+    result = scene.finder.search("ines", SearchRequest(probe(lfw_images, "Colin_Powell"), "case 2026/31"))
+    assert result.other_models == {"dlib-resnet-v1+flip": 1}
+    assert set(scene.sightings["Colin_Powell"]) == {h.event_id for h in result.archive_hits}
 
 
 def test_filters_narrow_the_sightings(scene: Scene, lfw_images: Path) -> None:

@@ -122,3 +122,5 @@ def _print(r: SearchResult) -> None:
         who = f"{a.person} ({a.watchlist})" if a.person else ""
         seen.add_row(f"{a.score:.3f}", f"{a.start_at:%Y-%m-%d %H:%M:%S}", a.camera, str(a.event_id), who)
     console.print(seen if r.archive_hits else "Seen in the archive: no sighting above the minimum score")
+    for model, n in sorted(r.other_models.items()):
+        console.print(f"not searched: {n:,} archived tracks recorded with another embedder ({model})")

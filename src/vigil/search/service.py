@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from vigil.config import IngestConfig
 from vigil.embed.stills import StillEncoder, StillFaces
@@ -114,6 +114,9 @@ class SearchResult:
     min_score: float
     list_hits: list[ListHit]
     archive_hits: list[ArchiveHit]
+    # Archived tracks recorded with another embedder, by model id: not searched (vectors of different
+    # models are never compared); they are found only by a search under their own model.
+    other_models: dict[str, int] = field(default_factory=dict)
 
 
 class ChooseFace(BadInput):
@@ -184,7 +187,17 @@ class PhotoSearch:
             )  # fmt: skip
             audit_id = row.id
         log.info("search by %s: %d people, %d sightings", actor, len(list_hits), len(archive_hits))
-        return SearchResult(audit_id, digest, faces, chosen, min_score, list_hits, archive_hits)
+        others = self._other_models(found.embeddings.model_id)
+        return SearchResult(audit_id, digest, faces, chosen, min_score, list_hits, archive_hits, others)
+
+    def _other_models(self, model_id: str) -> dict[str, int]:
+        with self._db.read() as s:
+            rows = s.execute(
+                select(Event.model_id, func.count())
+                .where(Event.model_id != model_id, Event.embedding.is_not(None))
+                .group_by(Event.model_id)
+            ).all()
+        return {str(m): int(n) for m, n in rows}
 
     def _on_lists(self, vector: FloatArray, f: SearchFilter, min_score: float) -> list[ListHit]:
         lists = set(f.list_ids) if f.list_ids is not None else None

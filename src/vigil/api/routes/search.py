@@ -29,6 +29,7 @@ def search_public(r: SearchResult) -> SearchPublic:
             end_at=h.end_at, person=h.person, watchlist=h.watchlist,
             image_url=f"/media/events/{h.event_id}/best.jpg", event_url=f"/events/{h.event_id}",
         ) for h in r.archive_hits],
+        not_searched=r.other_models,
     )  # fmt: skip
 
 

@@ -47,3 +47,8 @@ class SearchPublic(BaseModel):
     min_score: float
     lists: list[ListHitPublic] = Field(description="Enrolled people the face resembles, best first.")
     archive: list[ArchiveHitPublic] = Field(description="Past sightings it resembles, best first.")
+    not_searched: dict[str, int] = Field(
+        default_factory=dict,
+        description="Archived tracks recorded with another embedder (model id: count): vectors of different "
+        "models are never compared, so these were not searched.",
+    )
