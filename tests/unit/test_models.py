@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from vigil import models
 from vigil.cli import app
 from vigil.errors import ModelError
+from vigil.model_catalogue import FACEPLUGIN_FR
 from vigil.models import (
     MAX_SIZE_FACTOR,
     YUNET,
@@ -387,3 +388,26 @@ def test_cli_fetch_defaults_to_user_cache(
     result = CliRunner().invoke(app, ["models", "fetch", "--url", refused_url], env=_WIDE)
     assert result.exit_code == 0, result.output
     assert str(user_cache) in result.output
+
+
+def test_cli_install_copies_only_verified_files_into_the_cache(model_dir: Path, tmp_path: Path) -> None:
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    (tampered / "faceplugin_fr_feature.onnx").write_bytes(b"not the model")
+    dest = tmp_path / "cache"
+    args = ["models", "install", str(tampered), str(model_dir), str(model_dir / "candidates"), "--dir"]
+    args.append(str(dest))
+    result = CliRunner().invoke(app, args, env=_WIDE)
+    assert result.exit_code == 0, result.output
+    installed = sorted(p.name for p in dest.iterdir())
+    assert installed == [
+        "face_detection_yunet_2023mar.onnx",
+        "faceplugin_fr_feature.onnx",
+        "mobilefacenet_sirius.onnx",
+    ], "no partial or temporary file is left"
+    assert FACEPLUGIN_FR.file is not None
+    assert file_sha256(dest / "faceplugin_fr_feature.onnx") == FACEPLUGIN_FR.file.sha256
+    again = CliRunner().invoke(app, ["models", "install", str(tampered), "--dir", str(dest)], env=_WIDE)
+    assert again.exit_code == 0 and "sha256 verified" in again.output, "what is already there stays"
+    nothing = CliRunner().invoke(app, ["models", "install", str(tampered), "--dir", str(tmp_path / "x")])
+    assert nothing.exit_code == 1 and "no verified faceplugin_fr_feature.onnx" in nothing.output
