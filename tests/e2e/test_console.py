@@ -106,6 +106,24 @@ def create_list_and_enrol(console: Page, photo: Path, not_a_photo: Path) -> None
     console.get_by_test_id("enrol-result").scroll_into_view_if_needed()
 
 
+def put_on_a_second_list(console: Page, api: httpx.Client) -> None:
+    """One person, several lists: Miranda put on "vip" from the console, not enrolled twice; the list
+    shows the threshold it is calibrated at."""
+    assert api.post("/watchlists", json={"name": "vip", "reason": "e2e: a visit"}).status_code == 201
+    console.reload()
+    expect(console.get_by_test_id("watchlist-detail")).to_contain_text("calibrated: FPIR 0.001 at 1 person")
+    row = console.get_by_test_id("person-row").filter(has_text=MIRANDA)
+    row.get_by_test_id("person-add-list").click()
+    console.get_by_test_id("person-add-list-select").select_option("vip")
+    console.get_by_test_id("dialog-reason").fill("e2e: visit 2026/3")
+    console.get_by_test_id("dialog-confirm").click()
+    expect(row.locator(".list-chip")).to_have_count(2)
+    people = api.get("/people").json()
+    assert [(p["name"], sorted(m["name"] for m in p["lists"])) for p in people] == [
+        (MIRANDA, ["vip", "wanted"])
+    ]
+
+
 def add_file_camera(console: Page, clip: Path) -> None:
     """The clip as a looping camera: streaming, with a snapshot, after a while."""
     console.get_by_test_id("nav-cameras").click()
@@ -218,6 +236,7 @@ def test_enrol_add_a_camera_and_confirm_an_alert_from_two_users_in_the_browser(
         sign_in(console, "ana")
         expect(console.get_by_test_id("current-role")).to_have_text(re.compile("admin", re.I))
         create_list_and_enrol(console, refs / "ageitgey_lin-manuel-miranda.png", not_a_photo)
+        put_on_a_second_list(console, api)
         assert unlabelled_fields(console) == []
         shoot(console, shots, "console-watchlist")
 
@@ -243,6 +262,7 @@ def test_enrol_add_a_camera_and_confirm_an_alert_from_two_users_in_the_browser(
         for shown in (card, on_phone):
             expect(shown.get_by_test_id("alert-person")).to_have_text(MIRANDA)
             expect(shown.get_by_test_id("alert-camera")).to_have_text("stage")
+            expect(shown.get_by_test_id("alert-other-list")).to_have_text("also vip")  # one alert, both lists
             expect(shown.locator("img")).to_have_count(2)  # the best shot and the watchlist photo
 
         # First confirmation, from the console, with the keyboard.
@@ -272,5 +292,5 @@ def test_enrol_add_a_camera_and_confirm_an_alert_from_two_users_in_the_browser(
     store = open_store(VigilConfig.model_validate(settings), create=False)
     with store.db.read() as s:
         audited = {(a.actor, a.action) for a in s.query(AuditEntry)}
-    assert {("ana", "list.create"), ("ana", "person.enrol"), ("ana", "camera.add"), ("ana", "alert.confirm"),
-            ("olu", "alert.confirm")} <= audited  # fmt: skip
+    assert {("ana", "list.create"), ("ana", "person.enrol"), ("ana", "person.list.add"),
+            ("ana", "camera.add"), ("ana", "alert.confirm"), ("olu", "alert.confirm")} <= audited  # fmt: skip

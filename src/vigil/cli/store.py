@@ -145,7 +145,8 @@ def _rule_text(i: ListInfo) -> tuple[str, str]:
         if r.calibrated is not None:
             why += f"; calibrated {r.calibrated:.3f}" + (" [red]BELOW IT[/]" if r.below_calibrated else "")
     elif r.fpir is not None:
-        why = f"FPIR {r.fpir:g} at {r.size:,} people" + (" (extrapolated)" if r.extrapolated else "")
+        people = "person" if r.size == 1 else "people"
+        why = f"FPIR {r.fpir:g} at {r.size:,} {people}" + (" (extrapolated)" if r.extrapolated else "")
         why += "" if r.resolved else " (beyond the calibration's resolution)"
     else:
         why = "match.threshold"

@@ -226,7 +226,7 @@ export function alertCard(alert, ctx) {
       // The person's other lists whose rule the sighting passed too (the alert goes by the most severe).
       ...(alert.lists || [])
         .filter((name) => name !== alert.watchlist)
-        .map((name) => h("span", { class: "chip muted", "data-testid": "alert-other-list" }, `also ${name}`)),
+        .map((name) => h("span", { class: "badge", "data-testid": "alert-other-list" }, `also ${name}`)),
       severityBadge(alert.severity, "alert-severity"),
       statusBadge(alert.status, "alert-status"),
       alert.retro

@@ -46,7 +46,7 @@ function thresholdText(wl) {
     if (wl.effective_fpir === null || wl.effective_fpir === undefined) return `${fixed(eff)} (default)`;
     const size = wl.calibrated_for_size ?? wl.people ?? 0;
     const extra = wl.extrapolated ? ", extrapolated" : "";
-    return `${fixed(eff)} (calibrated: FPIR ${wl.effective_fpir} at ${size} people${extra})`;
+    return `${fixed(eff)} (calibrated: FPIR ${wl.effective_fpir} at ${size} ${size === 1 ? "person" : "people"}${extra})`;
   }
   if (wl.below_calibrated) {
     return h(
@@ -331,6 +331,38 @@ function mountDetail(root, ctx, name) {
   function personCard(person) {
     const entry = personLists(person).find((l) => l.name === name);
     const remove = canEdit ? h("button", { type: "button", class: "btn btn-small btn-danger", "data-testid": "person-remove" }, "Remove") : null;
+    // One person, several lists: put them on another list too (their photos are shared, not copied).
+    const others = [...colours.keys()].filter((l) => !personLists(person).some((m) => m.name === l));
+    const addList =
+      canEdit && others.length
+        ? h("button", { type: "button", class: "btn btn-small", "data-testid": "person-add-list" }, "Add to list…")
+        : null;
+    if (addList) {
+      addList.setAttribute("aria-label", `Put ${person.name} on another list`);
+      addList.addEventListener("click", async () => {
+        const pick = h(
+          "select",
+          { id: `add-list-${person.id}`, name: "watchlist", "data-testid": "person-add-list-select" },
+          others.map((l) => h("option", { value: l }, l)),
+        );
+        const done = await actionDialog({
+          title: `Put ${person.name} on another list`,
+          message: "The same person, with the same photos: an alert names every list they are on.",
+          confirmLabel: "Add to list",
+          danger: false,
+          fields: h("div", { class: "field" }, h("label", { for: pick.id }, "List"), pick),
+          run: (reason) =>
+            api("POST", `/people/${encodeURIComponent(person.id)}/lists`, { watchlist: pick.value, reason }),
+        });
+        if (done) {
+          ctx.announce(`${person.name} is on ${pick.value} too`);
+          ctx.people.refresh();
+          await loadPeople();
+        } else {
+          addList.focus();
+        }
+      });
+    }
     const noPhoto = () => h("div", { class: "shot-missing photo" }, "No photo");
     // `photo_url` null: the person has no face sample to show (asking would answer 404).
     const img =
@@ -361,6 +393,7 @@ function mountDetail(root, ctx, name) {
           entry?.expires_at ? h("span", { title: absolute(entry.expires_at) }, `Expires ${new Date(entry.expires_at).toLocaleDateString()}`) : "No expiry",
           person.samples !== undefined ? ` · ${person.samples} photo${person.samples === 1 ? "" : "s"}` : null,
         ),
+        addList,
         remove,
       ),
     );
