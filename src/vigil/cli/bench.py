@@ -8,6 +8,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -18,10 +19,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from vigil.app import Engine, build_engine
+from vigil.cli.bench_embed import embed
 from vigil.cli.bench_identify import identify
 from vigil.cli.bench_live import live
 from vigil.cli.bench_search import search
 from vigil.cli.bench_store import store
+from vigil.cli.bench_watchlist import watchlist
 from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
 from vigil.errors import VigilError
 from vigil.evaluate.bench_pipeline import (
@@ -57,13 +60,14 @@ def _watchlist_folder(given: Path | None) -> Iterator[Path]:
         yield sample_watchlist(data_dir() / "refs", Path(tmp))
 
 
-def _enrol(engine: Engine, loop: FaceRecognitionLoop, folder: Path) -> Watchlist:
-    """Enrol ``folder`` on both sides; each side reports the photos it could not use."""
-    wl = enrol_watchlist(engine, folder, err_console)
+def _enrol(engine: Engine, loop: FaceRecognitionLoop, folder: Path) -> tuple[Engine, Watchlist]:
+    """Enrol ``folder`` on both sides; each side reports the photos it could not use. Vigil's engine
+    comes back deciding at the threshold calibrated for the watchlist's size."""
+    wl, match = enrol_watchlist(engine, folder, err_console)
     for problem in loop.enrol_folder(folder, engine.config.ingest):
         err_console.print(f"[yellow]face_recognition loop skipped[/] {problem}")
     console.print(f"the loop: {len(loop.names)} photos ({', '.join(sorted(set(loop.names)))})")
-    return wl
+    return replace(engine, config=engine.config.model_copy(update={"match": match})), wl
 
 
 def _frame_total(spec: str, engine: Engine, max_frames: int | None) -> int | None:
@@ -261,7 +265,7 @@ def pipeline(
         engine = build_engine(cfg)
         loop = FaceRecognitionLoop(dlib_model_paths())
         with _watchlist_folder(watchlist) as folder:
-            wl = _enrol(engine, loop, folder)
+            engine, wl = _enrol(engine, loop, folder)
         results = tuple(_run_clip(engine, wl, loop, spec, max_frames) for spec in specs)
     except VigilError as exc:
         err_console.print(f"[red]error:[/] {escape(str(exc))}")
@@ -289,3 +293,5 @@ bench_app.command("store")(store)
 bench_app.command("live")(live)
 bench_app.command("search")(search)
 bench_app.command("identify")(identify)
+bench_app.command("embed")(embed)
+bench_app.command("watchlist")(watchlist)
