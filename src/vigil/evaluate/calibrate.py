@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from vigil.config import VigilConfig
-from vigil.errors import BadInput
 from vigil.evaluate.embed_images import VectorCache, embed_images
+from vigil.evaluate.lfw import lfw_people
 from vigil.match.calibration import Calibration, calibrate
-from vigil.match.folder import list_photos
 from vigil.types import FloatArray
 
 LFW_ALIASES: dict[str, str] = {
@@ -76,16 +75,12 @@ def split_people(photos: dict[str, list[str]], seed: int) -> CalibrationSplit:
 
 
 def lfw_photos(images: Path) -> dict[str, list[str]]:
-    if not images.is_dir():
-        raise BadInput(images, "LFW images folder not found (expected <Name>/<Name>_NNNN.jpg inside)")
-    found, _stray = list_photos(images)
-    if not found:
-        raise BadInput(images, "no photos in <name>/<photo> folders")
+    """LFW's people and photos with each person's two names merged and the misfiled photos left out."""
     photos: dict[str, list[str]] = {}
-    for name, path in found:
-        rel = f"{name}/{path.name}"
-        if rel not in LFW_MISFILED:
-            photos.setdefault(LFW_ALIASES.get(name, name), []).append(rel)
+    for name, paths in lfw_people(images).items():
+        kept = [rel for rel in paths if rel not in LFW_MISFILED]
+        if kept:
+            photos.setdefault(LFW_ALIASES.get(name, name), []).extend(kept)
     return photos
 
 

@@ -36,8 +36,8 @@ from vigil.app import threshold_policy
 from vigil.config import VigilConfig
 from vigil.errors import BadInput
 from vigil.evaluate.embed_images import ImageVector, VectorCache, embed_images
+from vigil.evaluate.lfw import lfw_people
 from vigil.match.decide import decide
-from vigil.match.folder import list_photos
 from vigil.match.gallery import Gallery, ListMembership
 from vigil.types import BoolArray, FloatArray, IdentityScore, IntArray
 
@@ -91,15 +91,7 @@ def lfw_split(images: Path) -> IdentifySplit:
     Raises:
         BadInput: the folder is missing or holds no ``<Name>/<photo>`` files.
     """
-    if not images.is_dir():
-        raise BadInput(images, "LFW images folder not found (expected <Name>/<Name>_NNNN.jpg inside)")
-    found, _stray = list_photos(images)
-    if not found:
-        raise BadInput(images, "no photos in <name>/<photo> folders")
-    photos: dict[str, list[str]] = {}
-    for name, path in found:
-        photos.setdefault(name, []).append(f"{name}/{path.name}")
-    return make_split(photos)
+    return make_split(lfw_people(images))
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import numpy as np
 
 from vigil.errors import BadInput
 from vigil.evaluate.protocol import FoldResult, Roc, kfold_accuracy, roc
+from vigil.match.folder import list_photos
 from vigil.types import BoolArray, FaceDetections, FloatArray, IntArray
 
 
@@ -23,6 +24,23 @@ class Pair:
 def image_path(name: str, number: int) -> str:
     """Relative path of an LFW image, e.g. ``Aaron_Eckhart/Aaron_Eckhart_0001.jpg``."""
     return f"{name}/{name}_{number:04d}.jpg"
+
+
+def lfw_people(images: Path) -> dict[str, list[str]]:
+    """Every person's photos in an LFW ``images`` folder, as paths relative to it (``Name/Name_0001.jpg``).
+
+    Raises:
+        BadInput: the folder is missing or holds no ``<Name>/<photo>`` files.
+    """
+    if not images.is_dir():
+        raise BadInput(images, "LFW images folder not found (expected <Name>/<Name>_NNNN.jpg inside)")
+    found, _stray = list_photos(images)
+    if not found:
+        raise BadInput(images, "no photos in <name>/<photo> folders")
+    photos: dict[str, list[str]] = {}
+    for name, path in found:
+        photos.setdefault(name, []).append(f"{name}/{path.name}")
+    return photos
 
 
 def read_pairs(path: Path) -> list[Pair]:
