@@ -4,13 +4,13 @@ cool-down, outbox rows written with the alert, and reviews (two-person confirmat
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from tests.store_kit import ACTOR, audit_rows
 from vigil.alerts.outbox import Outbox
@@ -183,6 +183,26 @@ def test_a_person_on_two_lists_raises_one_alert_naming_both_with_the_strictest_r
     with db.read() as s:
         sinks = sorted(s.scalars(select(OutboxMessage.sink)).all())
     assert sinks == ["mqtt", "webhook:low-desk"], "a receiver of one of its lists gets it"
+
+
+def test_alert_ids_are_never_reused_after_a_camera_is_removed(db: Database, tmp_path: Path) -> None:
+    """Regression: SQLite gave a removed camera's alert ids to new alerts, whose webhook keys had been
+    delivered already (so they were never sent) and whose signed image links showed the old alerts."""
+    kit = _kit(db, tmp_path, cooldown_s=0)
+    _put_on(kit, "wanted", ListSettings())
+    old = [a.event_id for t in (1, 2) for a in kit.recorder.record(_sighting(kit, t, 0.95))]
+    with db.write() as s:
+        s.execute(delete(Camera).where(Camera.id == kit.camera_id))  # its events and alerts go with it
+        camera = Camera(name="hall", url="rtsp://cam/2", created_at=datetime.now(UTC))
+        s.add(camera)
+        s.flush()
+        assert camera.id > kit.camera_id
+    kit = replace(kit, camera_id=camera.id)
+    (new,) = kit.recorder.record(_sighting(kit, 3, 0.95, run="r2"))
+    assert new.event_id > max(old), "a new alert gets an id no alert ever had"
+    with db.read() as s:
+        keys = s.scalars(select(OutboxMessage.key).where(OutboxMessage.sink == "mqtt")).all()
+    assert f"alert-{new.event_id}" in keys and len(set(keys)) == len(keys)
 
 
 def test_cool_down_per_person_and_camera(db: Database, tmp_path: Path) -> None:

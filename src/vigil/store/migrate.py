@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -9,7 +11,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Connection, Engine, inspect
 
 from vigil.errors import StoreError
 from vigil.store.db import translate_errors
@@ -23,11 +25,29 @@ def _config(engine: Engine) -> Config:
     return cfg
 
 
+@contextmanager
+def _migrating(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction for migrations. On SQLite, foreign keys are off while it runs (a
+    table is rebuilt by copy, drop and rename, which must not cascade) and checked before it commits."""
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:  # outside any transaction, where SQLite honours it
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                yield conn
+                if sqlite and (bad := conn.exec_driver_sql("PRAGMA foreign_key_check").first()) is not None:
+                    raise StoreError(f"a migration broke a foreign key ({tuple(bad)}); rolled back")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (default: the newest), in one transaction where possible."""
     cfg = _config(engine)
     try:
-        with translate_errors(), engine.begin() as conn:
+        with translate_errors(), _migrating(engine) as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except CommandError as exc:  # e.g. the database is at a revision this Vigil does not know
@@ -38,7 +58,7 @@ def downgrade(engine: Engine, revision: str) -> None:
     """Take the schema back to ``revision`` ("base" empties it): for tests and benchmarks."""
     cfg = _config(engine)
     try:
-        with translate_errors(), engine.begin() as conn:
+        with translate_errors(), _migrating(engine) as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, revision)
     except CommandError as exc:

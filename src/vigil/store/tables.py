@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -45,6 +46,10 @@ class Base(DeclarativeBase):
 # SQLite's INTEGER PRIMARY KEY is its rowid (64-bit already); BIGINT elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
+"""Table options of tables whose ids leave Vigil (payloads, links, URLs, audit details): SQLite must not
+hand a deleted id to a new row (PostgreSQL's sequences never do). Migration 0009."""
+
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -80,6 +85,7 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -109,6 +115,7 @@ class ApiToken(Base):
     """A bearer token of a user. Only its SHA-256 is stored; the token itself is shown once."""
 
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -123,6 +130,7 @@ class ApiToken(Base):
 
 class Watchlist(Base):
     __tablename__ = "watchlists"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -141,6 +149,7 @@ class Watchlist(Base):
 
 class Person(Base):
     __tablename__ = "people"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(128), index=True)
@@ -156,7 +165,7 @@ class WatchlistEntry(Base):
     """A person on a list: why, on what source, who added and approved it, until when."""
 
     __tablename__ = "watchlist_entries"
-    __table_args__ = (UniqueConstraint("watchlist_id", "person_id"),)
+    __table_args__ = (UniqueConstraint("watchlist_id", "person_id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     watchlist_id: Mapped[int] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"), index=True)
@@ -176,7 +185,7 @@ class FaceSample(Base):
     """One enrolled photo of a person: the files, the vector, and how good the face was."""
 
     __tablename__ = "face_samples"
-    __table_args__ = (UniqueConstraint("person_id", "photo_sha256", "model_id"),)
+    __table_args__ = (UniqueConstraint("person_id", "photo_sha256", "model_id"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
@@ -195,6 +204,7 @@ class FaceSample(Base):
 
 class Camera(Base):
     __tablename__ = "cameras"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -211,7 +221,7 @@ class Event(Base):
     """One track of one camera and what Vigil decided about it."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_camera_start", "camera_id", "start_at"),)
+    __table_args__ = (Index("ix_events_camera_start", "camera_id", "start_at"), NEVER_REUSED)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
@@ -259,6 +269,7 @@ class NegativeTemplate(Base):
     person are not named as them. Kept under the retention of the list the rejected alert was on."""
 
     __tablename__ = "negative_templates"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
@@ -275,6 +286,7 @@ class EventShot(Base):
     """A best shot of an event: the crop file, its vector (for search) and its quality."""
 
     __tablename__ = "event_shots"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
@@ -290,6 +302,7 @@ class EventReview(Base):
     """One person's acknowledgement, confirmation or rejection of an event."""
 
     __tablename__ = "event_reviews"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
@@ -332,6 +345,7 @@ class FootageJob(Base):
     """
 
     __tablename__ = "footage_jobs"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     camera: Mapped[str] = mapped_column(String(64))
@@ -362,6 +376,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         UniqueConstraint("sink", "key"),
         Index("ix_outbox_pending", "sink", "delivered_at", "next_attempt_at"),
+        NEVER_REUSED,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
