@@ -136,6 +136,24 @@ def test_every_route_refuses_without_a_valid_token(api: Api) -> None:
     assert api.client.get("/openapi.json").status_code == 200
 
 
+def test_every_response_carries_the_security_headers(api: Api) -> None:
+    """Pages, JSON, errors (401, 404, 422) and static files alike; HSTS only over TLS."""
+    responses = [
+        api.client.get("/"), api.client.get("/health"), api.client.get("/users"),
+        api.client.get("/no/such/route"), api.client.post("/auth/login", json={}),
+        api.client.get("/static/js/api.js"), api.client.get("/watchlists", headers=api.admin),
+    ]  # fmt: skip
+    assert [r.status_code for r in responses] == [200, 200, 401, 404, 422, 200, 200]
+    for r in responses:
+        assert r.headers["x-content-type-options"] == "nosniff", r.url
+        assert r.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]  # pages set a full CSP
+        assert r.headers["referrer-policy"] == "no-referrer"
+        assert "strict-transport-security" not in r.headers, "not over plain HTTP"
+    proxied = api.client.get("/health", headers={"X-Forwarded-Proto": "https"})
+    assert proxied.headers["strict-transport-security"] == "max-age=31536000"
+
+
 def test_the_route_check_notices_open_routes_of_either_kind(api: Api) -> None:
     """Guards the guard: an unauthenticated HTTP or WebSocket route is reported, authenticated ones not."""
     leaky = APIRouter()

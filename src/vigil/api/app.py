@@ -3,7 +3,8 @@
 Secure by default: every router in ``AUTHENTICATED`` is included behind ``current_principal``, so a route
 added there needs a valid token without saying so; only ``PUBLIC`` routes (the health check, sign-in,
 signed image links, and the web pages, which hold no data), the OpenAPI docs (``/docs``, ``/openapi.json``)
-and the web assets under ``/static`` are open.
+and the web assets under ``/static`` are open. Every response carries the security headers of
+:mod:`vigil.api.headers`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI
 import vigil
 from vigil.api.deps import current_principal
 from vigil.api.errors import install_error_handlers
+from vigil.api.headers import SecurityHeaders
 from vigil.api.routes import (
     alerts,
     auth,
@@ -54,4 +56,5 @@ def create_app(state: ApiState) -> FastAPI:
     for router in AUTHENTICATED:
         app.include_router(router, dependencies=[Depends(current_principal)])
     app.mount(STATIC_PATH, web.static_files(), name="static")
+    app.add_middleware(SecurityHeaders)
     return app
