@@ -207,11 +207,11 @@ def browse_history(console: Page, shots: Path) -> None:
     shoot(console, shots, "console-cameras")
 
 
-def _settings(tmp_path: Path, model_dir: Path) -> dict[str, Any]:
+def _settings(tmp_path: Path, model_dir: Path, clips: Path) -> dict[str, Any]:
     return {
         "model_dir": str(model_dir),
         "store": {"data_dir": str(tmp_path / "data")},
-        "live": {"workers": 1, "stats_interval_s": 0.5, "snapshot_s": 1},
+        "live": {"workers": 1, "stats_interval_s": 0.5, "snapshot_s": 1, "file_roots": [str(clips)]},
         "alerts": {"cooldown_s": 0},
     }
 
@@ -220,7 +220,7 @@ def test_enrol_add_a_camera_and_confirm_an_alert_from_two_users_in_the_browser(
     tmp_path: Path, model_dir: Path, refs: Path, hamilton_clip: Path
 ) -> None:
     shots = Path(os.environ.get("VIGIL_SCREENSHOTS") or tmp_path / "screenshots")
-    settings = _settings(tmp_path, model_dir)
+    settings = _settings(tmp_path, model_dir, hamilton_clip.parent)
     not_a_photo = tmp_path / "notes.txt"
     not_a_photo.write_text("not a photo", encoding="utf-8")
     with (

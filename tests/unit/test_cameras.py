@@ -34,8 +34,8 @@ def runner() -> Runner:
 
 
 @pytest.fixture
-def cameras(db: Database, runner: Runner) -> CameraService:
-    return CameraService(db, runner)
+def cameras(db: Database, runner: Runner, hamilton_clip: Path) -> CameraService:
+    return CameraService(db, runner, file_roots=(hamilton_clip.parent,))
 
 
 def test_add_change_pause_resume_remove_each_audited(
@@ -106,3 +106,31 @@ def test_the_config_file_declares_cameras_and_a_dropped_one_is_paused(
     )  # no change: no audit
     actions = [a.action for a in audit_rows(db)]
     assert actions == ["camera.config", "camera.config", "camera.pause", "camera.config"]
+
+
+def test_file_cameras_read_only_inside_the_configured_folders(
+    db: Database, runner: Runner, hamilton_clip: Path, tmp_path: Path
+) -> None:
+    """A camera must not become a way to read the server's files (tried: any readable video or photo)."""
+    fenced = CameraService(db, runner, file_roots=(hamilton_clip.parent,))
+    assert fenced.add(ACTOR, "clip", str(hamilton_clip)).name == "clip"
+    outside = tmp_path / "secret.mp4"
+    outside.write_bytes(hamilton_clip.read_bytes())
+    with pytest.raises(BadInput, match=r"file cameras may only read videos in live\.file_roots"):
+        fenced.add(ACTOR, "secret", str(outside))
+    link = hamilton_clip.parent / ".." / "x"  # a path that climbs out
+    with pytest.raises(BadInput, match=r"no such video file|live\.file_roots"):
+        fenced.add(ACTOR, "climb", str(link))
+    escape = tmp_path / "inside"
+    escape.mkdir()
+    (escape / "clip.mp4").symlink_to(outside)  # a symlink inside a root that points out of it
+    inside_root = CameraService(db, runner, file_roots=(escape,))
+    with pytest.raises(BadInput, match=r"live\.file_roots"):
+        inside_root.add(ACTOR, "via-link", str(escape / "clip.mp4"))
+    closed = CameraService(db, runner)
+    with pytest.raises(BadInput, match=r"none \(file cameras are off\)"):
+        closed.add(ACTOR, "any", str(hamilton_clip))
+    assert closed.add(ACTOR, "door", "rtsp://10.0.0.5/a").name == "door", "streams are not fenced by it"
+    clip = next(c for c in fenced.all() if c.name == "clip")
+    with pytest.raises(BadInput, match=r"live\.file_roots"):
+        fenced.change(ACTOR, clip.id, CameraChange(url=str(outside)), "moved")

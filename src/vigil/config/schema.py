@@ -261,6 +261,12 @@ class LiveConfig(_Strict):
     gallery_poll_s: float = Field(
         2.0, gt=0, le=3600, description="How often workers look for watchlist changes made elsewhere."
     )
+    file_roots: tuple[Path, ...] = Field(
+        (),
+        description="Folders whose video files may be added as cameras through the API or console (a file "
+        "elsewhere is refused, symlinks followed); empty: file cameras only from the config file's "
+        "`cameras`. Only who writes the config can change it.",
+    )
 
 
 class CameraConfig(_Strict):

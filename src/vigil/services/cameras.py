@@ -59,8 +59,10 @@ class CameraChange:
     enabled: bool | None = None
 
 
-def check_camera_url(url: str) -> str:
-    """Accept a stream URL (rtsp, rtsps, http, https), ``webcam:N`` or an existing video file path."""
+def check_camera_url(url: str, file_roots: Sequence[Path] | None = None) -> str:
+    """Accept a stream URL (rtsp, rtsps, http, https), ``webcam:N`` or an existing video file path; with
+    ``file_roots``, only a file inside one of those folders (after symlinks are followed): a camera must
+    not become a way to read the server's files."""
     url = url.strip()
     if not url:
         raise BadInput("url", "empty camera URL")
@@ -77,6 +79,15 @@ def check_camera_url(url: str) -> str:
         raise BadInput("url", f"{url}: a file camera needs an absolute path")
     if not path.is_file():
         raise BadInput("url", f"{url}: no such video file")
+    if file_roots is not None:
+        real = path.resolve()
+        if not any(real.is_relative_to(root.expanduser().resolve()) for root in file_roots):
+            where = ", ".join(str(r) for r in file_roots) or "none (file cameras are off)"
+            raise BadInput(
+                "url",
+                f"{url}: file cameras may only read videos in live.file_roots ({where}); an administrator "
+                "sets it in the config file",
+            )
     return str(path)
 
 
@@ -105,9 +116,10 @@ def spec_of(c: Camera) -> CameraSpec:
 
 
 class CameraService:
-    def __init__(self, db: Database, runner: CameraRunner) -> None:
+    def __init__(self, db: Database, runner: CameraRunner, file_roots: Sequence[Path] = ()) -> None:
         self._db = db
         self._runner = runner
+        self._file_roots = tuple(file_roots)
 
     def sync_config(self, cameras: Sequence[CameraConfig]) -> None:
         """Make the config file's cameras exist as declared (the file is their truth at start).
@@ -176,7 +188,8 @@ class CameraService:
         reason: str = "",
     ) -> CameraInfo:
         row = Camera(
-            name=_check_name(name), url=check_camera_url(url), loop=loop, max_fps=_check_fps(max_fps),
+            name=_check_name(name), url=check_camera_url(url, self._file_roots), loop=loop,
+            max_fps=_check_fps(max_fps),
             enabled=enabled, virtual=False, from_config=False, created_at=datetime.now(UTC),
         )  # fmt: skip
         try:
@@ -202,7 +215,7 @@ class CameraService:
                 if change.name is not None:
                     row.name = _check_name(change.name)
                 if change.url is not None:
-                    row.url = check_camera_url(change.url)
+                    row.url = check_camera_url(change.url, self._file_roots)
                 if change.loop is not None:
                     row.loop = change.loop
                 if change.max_fps is not None:
