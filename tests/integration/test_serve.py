@@ -7,6 +7,7 @@ Ground truth (tests/integration/test_scan.py): Lin-Manuel Miranda is on stage fr
 from __future__ import annotations
 
 import json
+import socket
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -210,6 +211,19 @@ def test_serve_refuses_a_bad_camera_in_its_config_with_a_clear_error(tmp_path: P
         server.start(timeout_s=60)
     assert "unsupported URL scheme 'ftp'" in str(failed.value)
     assert "Traceback" not in str(failed.value)
+
+
+def test_serve_on_a_taken_port_says_so_before_starting_anything(tmp_path: Path, model_dir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = VigilServer(tmp_path / "serve", _settings(tmp_path, model_dir), port=taken.getsockname()[1])
+        with pytest.raises(AssertionError, match=r"exited with 2") as failed:
+            server.start(timeout_s=60)
+    out = str(failed.value)
+    assert f"cannot listen on 127.0.0.1:{server.port}: in use (another vigil serve?)" in out
+    assert "administrator" not in out and "mqtt" not in out.lower() and "Traceback" not in out
+    assert not (tmp_path / "data" / "vigil.db").exists(), "nothing was created: not even the first admin"
 
 
 def test_an_alert_socket_client_that_leaves_is_let_go_at_once(tmp_path: Path, model_dir: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Annotated
 
 import typer
@@ -10,7 +12,7 @@ from rich.console import Console
 
 from vigil.app import build_server
 from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
-from vigil.errors import VigilError
+from vigil.errors import ConfigError, VigilError
 
 
 def serve(
@@ -32,6 +34,8 @@ def serve(
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
     try:
+        # The address first: a taken port is said at once, before workers, MQTT or a first administrator.
+        sock = bind(cfg.server.host, cfg.server.port)
         built = build_server(cfg)
     except VigilError as exc:
         err.print(f"[red]error:[/] {exc}")
@@ -55,7 +59,33 @@ def serve(
             uvicorn.Config(
                 built.app, host=cfg.server.host, port=cfg.server.port, log_level="info", access_log=False
             )
-        ).run()
+        ).run(sockets=[sock])
     finally:
         built.jobs.stop()
         built.live.stop()
+        sock.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``.
+
+    Raises:
+        ConfigError: the address is taken or cannot be used, naming it and what to change.
+    """
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ConfigError(f"server.host {host!r}: not an address to listen on ({exc})") from exc
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        why = "in use (another vigil serve?)" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {why}; choose another with --port or server.port"
+        ) from exc
+    sock.set_inheritable(False)
+    return sock
