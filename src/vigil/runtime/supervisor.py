@@ -59,6 +59,17 @@ class _Worker:
     control: Queue[Control]
     cameras: set[int] = field(default_factory=set)
     ready: bool = False
+    failures: int = 0  # deaths in a row before it was ever ready (a worker that cannot start)
+    retry_at: float | None = None  # dead: when it is started again
+
+
+RESTART_BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+"""Wait before starting a dead worker again, by how many times in a row it died before it was ready: a
+worker that ran dies and comes back at once; one that cannot start is tried less and less often."""
+
+
+def restart_delay(failures: int) -> float:
+    return RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
 
 
 WorkerMain = Callable[[int, VigilConfig, "Queue[Control]", "Queue[Report]"], None]
@@ -233,19 +244,27 @@ class CameraSupervisor:
             self._on_failed(report)
 
     def _watch(self) -> None:
-        while not self._stopping.wait(0.5):
+        while not self._stopping.wait(0.25):
+            now = time.monotonic()
             with self._lock:
                 dead = [w for w in self._workers.values() if not w.process.is_alive()]
             for w in dead:
                 if self._stopping.is_set():
                     return
+                if w.retry_at is None:
+                    w.failures = 0 if w.ready else w.failures + 1
+                    w.retry_at = now + restart_delay(w.failures)
+                    log.error(
+                        "worker %d died (exit code %s)%s: restarting it with its %d cameras in %.1f s",
+                        w.worker_id, w.process.exitcode, "" if w.ready else " before it was ready",
+                        len(w.cameras), w.retry_at - now,
+                    )  # fmt: skip
+                if now < w.retry_at:
+                    continue
                 self.restarts += 1
-                log.error(
-                    "worker %d died (exit code %s): restarting it with its %d cameras",
-                    w.worker_id, w.process.exitcode, len(w.cameras),
-                )  # fmt: skip
                 fresh = self._spawn(w.worker_id)
                 with self._lock:
+                    fresh.failures = w.failures
                     fresh.cameras = set(w.cameras)
                     specs = [self._specs[c] for c in w.cameras if c in self._specs]
                 for spec in specs:
