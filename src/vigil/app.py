@@ -31,6 +31,7 @@ from vigil.embed import build_face_model, default_threads
 from vigil.embed.base import Aligner, Embedder, FaceModel
 from vigil.embed.stills import StillEncoder
 from vigil.errors import BadInput, ConfigError, StoreError
+from vigil.ingest.netpolicy import NetPolicy
 from vigil.match.calibration import load_calibration, shipped_calibration
 from vigil.match.gallery import Gallery
 from vigil.match.thresholds import ListRule, ThresholdPolicy
@@ -263,7 +264,8 @@ def media_links(config: VigilConfig) -> MediaLinks:
 def build_sinks(config: VigilConfig) -> list[Sink]:
     """The alert channels besides the WebSocket: the configured webhooks, and MQTT."""
     timeout = config.alerts.delivery.timeout_s
-    sinks: list[Sink] = [WebhookSink(w, timeout) for w in config.alerts.webhooks]
+    network = NetPolicy(config.network.deny, config.network.allow)
+    sinks: list[Sink] = [WebhookSink(w, timeout, network=network) for w in config.alerts.webhooks]
     if config.alerts.mqtt is not None:
         sinks.append(MqttSink(config.alerts.mqtt, timeout))
     return sinks
@@ -311,7 +313,8 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     supervisor = CameraSupervisor(cfg, n_workers, camera_worker_main)
     dispatcher = Dispatcher(outbox, sinks, cfg.alerts.delivery)
     hub = AlertHub()
-    cameras = CameraService(store.db, supervisor, cfg.live.file_roots)
+    network = NetPolicy(cfg.network.deny, cfg.network.allow)
+    cameras = CameraService(store.db, supervisor, cfg.live.file_roots, network)
     alerts = AlertService(store.db, router, links.event_image)
     registry = CollectorRegistry()
     keep = cfg.retention.unmatched_hours > 0

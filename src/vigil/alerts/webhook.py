@@ -35,7 +35,8 @@ import httpx
 from vigil.alerts.outbox import Pending
 from vigil.alerts.sink import DeliveryFailed
 from vigil.config.schema import WebhookConfig
-from vigil.errors import ConfigError
+from vigil.errors import BadInput, ConfigError
+from vigil.ingest.netpolicy import OPEN, NetPolicy
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +150,12 @@ class WebhookSink:
     """
 
     def __init__(
-        self, config: WebhookConfig, timeout_s: float, *, clock: Callable[[], float] = time.time
+        self,
+        config: WebhookConfig,
+        timeout_s: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        network: NetPolicy = OPEN,
     ) -> None:
         """A sink for one receiver (no connection is made until the first delivery).
 
@@ -159,12 +165,17 @@ class WebhookSink:
             clock: Unix seconds for ``webhook-timestamp`` (tests inject one).
 
         Raises:
-            ConfigError: a ``whsec_`` secret that is not base64.
+            ConfigError: a ``whsec_`` secret that is not base64, or a URL the network policy refuses.
         """
         self.name = sink_name(config)
         self._url = config.url
         self._secret = config.secret
         secret_bytes(self._secret)  # a malformed whsec_ secret fails now, not at the first alert
+        self._network = network
+        try:
+            network.check(config.url, f"alerts.webhooks[{config.name}].url")
+        except BadInput as exc:
+            raise ConfigError(str(exc)) from exc
         self._where = redact_url(config.url)
         self._clock = clock
         _redact_httpx_log()
@@ -179,6 +190,10 @@ class WebhookSink:
             DeliveryFailed: connection error, time-out, or a status other than 2xx (with the server's
                 Retry-After on 429/503).
         """
+        try:  # the name may resolve elsewhere than when it was configured
+            self._network.check(self._url, self.name)
+        except BadInput as exc:
+            raise DeliveryFailed(str(exc)) from exc
         body = message.payload.encode("utf-8")
         timestamp = int(self._clock())
         headers = {

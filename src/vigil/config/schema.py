@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -400,6 +401,42 @@ class SearchConfig(_Strict):
     )
 
 
+DEFAULT_DENY: tuple[str, ...] = (
+    "169.254.0.0/16",  # IPv4 link-local, where cloud metadata services answer (169.254.169.254)
+    "fe80::/10",  # IPv6 link-local
+    "fd00:ec2::254/128",  # AWS's IPv6 metadata address
+    "100.100.100.200/32",  # Alibaba Cloud's metadata address
+    "0.0.0.0/8",  # "this host" (reaches local services on some systems)
+    "::/128",
+    "224.0.0.0/4",  # multicast
+    "ff00::/8",
+)
+"""Refused by default: where a URL could make the server reach its own cloud metadata or local links."""
+
+
+class NetworkConfig(_Strict):
+    """Which addresses cameras and webhooks may reach (checked when a URL is added, and before each
+    webhook delivery)."""
+
+    deny: tuple[str, ...] = Field(
+        DEFAULT_DENY,
+        description="Networks (CIDR) a camera or webhook URL may not name or resolve to [link-local, cloud "
+        "metadata, unspecified and multicast addresses].",
+    )
+    allow: tuple[str, ...] = Field(
+        (), description="Networks allowed even inside deny (e.g. a link-local camera segment)."
+    )
+
+    @model_validator(mode="after")
+    def _parse(self) -> NetworkConfig:
+        for spec in (*self.deny, *self.allow):
+            try:
+                ip_network(spec, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{spec!r} is not a network (CIDR, e.g. 10.0.0.0/8)") from exc
+        return self
+
+
 class VigilConfig(_Strict):
     """Everything Vigil needs to run, with embedded defaults that work on one machine."""
 
@@ -448,3 +485,4 @@ class VigilConfig(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     search: SearchConfig = SearchConfig()
     retention: RetentionConfig = RetentionConfig()
+    network: NetworkConfig = NetworkConfig()

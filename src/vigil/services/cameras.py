@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from vigil.config import CameraConfig
 from vigil.errors import BadInput, NotFound
+from vigil.ingest.netpolicy import OPEN, NetPolicy
 from vigil.ingest.urls import STREAM_SCHEMES, redact_url, url_scheme
 from vigil.ingest.webcam import is_webcam_spec
 from vigil.runtime.messages import CameraSpec
@@ -59,7 +60,7 @@ class CameraChange:
     enabled: bool | None = None
 
 
-def check_camera_url(url: str, file_roots: Sequence[Path] | None = None) -> str:
+def check_camera_url(url: str, file_roots: Sequence[Path] | None = None, network: NetPolicy = OPEN) -> str:
     """Accept a stream URL (rtsp, rtsps, http, https), ``webcam:N`` or an existing video file path; with
     ``file_roots``, only a file inside one of those folders (after symlinks are followed): a camera must
     not become a way to read the server's files."""
@@ -73,6 +74,7 @@ def check_camera_url(url: str, file_roots: Sequence[Path] | None = None) -> str:
         if scheme not in STREAM_SCHEMES:
             allowed = ", ".join(sorted(STREAM_SCHEMES))
             raise BadInput("url", f"unsupported URL scheme {scheme!r} in {redact_url(url)} (use {allowed})")
+        network.check(url, "url")
         return url
     path = Path(url).expanduser()
     if not path.is_absolute():
@@ -116,10 +118,13 @@ def spec_of(c: Camera) -> CameraSpec:
 
 
 class CameraService:
-    def __init__(self, db: Database, runner: CameraRunner, file_roots: Sequence[Path] = ()) -> None:
+    def __init__(
+        self, db: Database, runner: CameraRunner, file_roots: Sequence[Path] = (), network: NetPolicy = OPEN
+    ) -> None:
         self._db = db
         self._runner = runner
         self._file_roots = tuple(file_roots)
+        self._network = network
 
     def sync_config(self, cameras: Sequence[CameraConfig]) -> None:
         """Make the config file's cameras exist as declared (the file is their truth at start).
@@ -137,7 +142,7 @@ class CameraService:
                     details={"name": gone.name},
                 )  # fmt: skip
             for cfg in cameras:
-                url = check_camera_url(cfg.url)
+                url = check_camera_url(cfg.url, network=self._network)
                 row = s.scalar(select(Camera).where(Camera.name == cfg.name))
                 if row is None:
                     row = Camera(name=cfg.name, url=url, created_at=now, virtual=False)
@@ -188,7 +193,7 @@ class CameraService:
         reason: str = "",
     ) -> CameraInfo:
         row = Camera(
-            name=_check_name(name), url=check_camera_url(url, self._file_roots), loop=loop,
+            name=_check_name(name), url=check_camera_url(url, self._file_roots, self._network), loop=loop,
             max_fps=_check_fps(max_fps),
             enabled=enabled, virtual=False, from_config=False, created_at=datetime.now(UTC),
         )  # fmt: skip
@@ -215,7 +220,7 @@ class CameraService:
                 if change.name is not None:
                     row.name = _check_name(change.name)
                 if change.url is not None:
-                    row.url = check_camera_url(change.url, self._file_roots)
+                    row.url = check_camera_url(change.url, self._file_roots, self._network)
                 if change.loop is not None:
                     row.loop = change.loop
                 if change.max_fps is not None:
