@@ -529,3 +529,62 @@ def test_apps_share_nothing(api: Api, tmp_path: Path) -> None:
         assert other.get("/auth/me", headers=bearer(other_first.token)).status_code == 200
     assert api.client.get("/auth/me", headers=bearer(other_first.token)).status_code == 401
     other_db.dispose()
+
+
+# --- the role × endpoint matrix ------------------------------------------------------------------------
+
+VW, OP, AD = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+LEAST_ROLE: dict[tuple[str, str], Role] = {
+    ("GET", "/alerts"): VW, ("GET", "/alerts/{alert_id}"): VW, ("POST", "/alerts/{alert_id}/review"): OP,
+    ("POST", "/auth/logout"): VW, ("GET", "/auth/me"): VW, ("GET", "/auth/tokens"): VW,
+    ("POST", "/auth/tokens"): VW, ("DELETE", "/auth/tokens/{token_id}"): VW,
+    ("GET", "/cameras"): VW, ("POST", "/cameras"): OP, ("GET", "/cameras/{camera_id}"): VW,
+    ("PATCH", "/cameras/{camera_id}"): OP, ("DELETE", "/cameras/{camera_id}"): OP,
+    ("GET", "/cameras/{camera_id}/snapshot.jpg"): VW,
+    ("GET", "/events"): VW, ("GET", "/events/{event_id}"): VW,
+    ("POST", "/footage"): OP, ("GET", "/footage/jobs"): VW, ("GET", "/footage/jobs/{job_id}"): VW,
+    ("POST", "/footage/jobs/{job_id}/cancel"): OP,
+    ("GET", "/metrics"): VW,
+    ("GET", "/people"): VW, ("POST", "/people"): OP, ("GET", "/people/{person_id}"): VW,
+    ("DELETE", "/people/{person_id}"): OP, ("POST", "/people/{person_id}/lists"): OP,
+    ("DELETE", "/people/{person_id}/lists/{watchlist}"): OP, ("GET", "/people/{person_id}/negatives"): OP,
+    ("DELETE", "/people/{person_id}/negatives/{negative_id}"): OP,
+    ("GET", "/people/{person_id}/photo.jpg"): VW,
+    ("GET", "/people/{person_id}/samples/{sample_id}.jpg"): VW,
+    ("POST", "/search"): OP,
+    ("DELETE", "/tokens/{token_id}"): AD, ("GET", "/users"): AD, ("POST", "/users"): AD,
+    ("PATCH", "/users/{username}"): AD, ("GET", "/users/{username}/tokens"): AD,
+    ("POST", "/users/{username}/tokens"): AD,
+    ("GET", "/watchlists"): VW, ("POST", "/watchlists"): AD, ("GET", "/watchlists/{name}"): VW,
+    ("DELETE", "/watchlists/{name}"): AD, ("PUT", "/watchlists/{name}/rule"): AD,
+    (WS, "/ws/alerts"): VW,
+}  # fmt: skip
+"""The least role each authenticated route needs: the specification the app is checked against. A new
+route fails the test below until it is given its role here."""
+RANK = {VW: 0, OP: 1, AD: 2}
+
+
+def test_every_route_needs_exactly_its_role_for_every_caller(api: Api) -> None:
+    served = {r for r in routes_of(api.app) if r not in OPEN}
+    assert served == set(LEAST_ROLE), "a route without its role in the table, or a table row without route"
+    tokens = {role: api.user(f"u-{role.value}", role) for role in (VW, OP, AD)}
+    mismatches = []
+    for (method, path), least in sorted(LEAST_ROLE.items()):
+        for role, token in tokens.items():
+            allowed = RANK[role] >= RANK[least]
+            if method == WS:
+                code = websocket_close_code(api.client, concrete(path), bearer(token))
+                refused = code in (4401, 4403)
+                got = f"closed {code}"
+            else:
+                r = api.client.request(method, concrete(path), headers=bearer(token), json={})
+                refused = r.status_code in (401, 403)
+                got = str(r.status_code)
+                if not allowed and r.status_code != 403:
+                    mismatches.append(f"{method} {path} as {role.value}: {got}, expected 403")
+                    continue
+            if allowed == refused:
+                mismatches.append(
+                    f"{method} {path} as {role.value}: {got}, {'allowed' if allowed else 'refused'}"
+                )
+    assert mismatches == [], f"{len(mismatches)} of {len(LEAST_ROLE) * len(tokens)} route × role checks"
