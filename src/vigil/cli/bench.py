@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vigil.app import Engine, build_engine
@@ -25,7 +24,7 @@ from vigil.cli.bench_live import live
 from vigil.cli.bench_search import search
 from vigil.cli.bench_store import store
 from vigil.cli.bench_watchlist import watchlist
-from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
+from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config, progress_bar
 from vigil.errors import VigilError
 from vigil.evaluate.bench_pipeline import (
     BenchResult,
@@ -85,14 +84,7 @@ def _run_clip(
     engine: Engine, watchlist: Watchlist, loop: FaceRecognitionLoop, spec: str, max_frames: int | None
 ) -> ClipResult:
     total = _frame_total(spec, engine, max_frames)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with progress_bar(err_console, transient=True) as bar:
         tasks = {
             side: bar.add_task(f"{Path(spec).name}: {label}", total=total)
             for side, label in _SIDE_LABEL.items()

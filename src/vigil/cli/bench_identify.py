@@ -13,11 +13,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vigil.app import build_engine, embedder_identity
-from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config, progress_bar
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.evaluate.embed_images import VectorCache, lfw_cache_path
@@ -60,13 +59,7 @@ def identify(
     cached = len(cache.items)
     try:
         build_engine(cfg)  # fail early, with advice, if a model is missing
-        with Progress(
-            TextColumn("embedding LFW"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-        ) as bar:
+        with progress_bar(err_console, "embedding LFW") as bar:
             task = bar.add_task("lfw", total=None)
             result = run_identify(
                 cfg,

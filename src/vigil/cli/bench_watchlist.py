@@ -13,11 +13,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vigil.app import Engine, build_engine, embedder_identity
-from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config, progress_bar
 from vigil.config import VigilConfig
 from vigil.config.schema import embed_config_for
 from vigil.errors import VigilError
@@ -104,14 +103,7 @@ def watchlist(
 def _run_one(
     engine: Engine, cfg: VigilConfig, model_id: str, sizes: tuple[int, ...], workers: int, fixed: float | None
 ) -> ModelResult:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    ) as bar:
+    with progress_bar(err_console, transient=True) as bar:
         tasks = {
             "clips": bar.add_task(f"{model_id}: clips", total=None),
             "distractors": bar.add_task(f"{model_id}: LFW distractors", total=None),

@@ -11,11 +11,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vigil.app import build_engine, embedder_identity, threshold_policy
-from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config, progress_bar
 from vigil.errors import VigilError
 from vigil.evaluate.calibrate import calibrate_lfw
 from vigil.evaluate.embed_images import VectorCache, lfw_cache_path
@@ -114,13 +113,7 @@ def build(
     images = (lfw_dir or data_dir() / "lfw") / "images"
     try:
         build_engine(cfg)  # fail early, with advice, if a model is missing
-        with Progress(
-            TextColumn("embedding LFW"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-        ) as bar:
+        with progress_bar(err_console, "embedding LFW") as bar:
             task = bar.add_task("lfw", total=None)
             cal = calibrate_lfw(
                 cfg,

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vigil.app import Engine, folder_rule
 from vigil.config import MatchConfig, VigilConfig, load_config
@@ -44,6 +44,12 @@ def load_cli_config(
     except ConfigError as exc:
         Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
+
+
+def progress_bar(console: Console, label: str = "{task.description}", *, transient: bool = False) -> Progress:
+    """The progress bar of Vigil's long jobs: label, bar, done / total, time left."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return Progress(*columns, console=console, transient=transient)
 
 
 def enrol_watchlist(engine: Engine, folder: Path, console: Console) -> tuple[Watchlist, MatchConfig]:

@@ -8,11 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vigil.app import build_engine, embedder_identity
-from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config
+from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config, progress_bar
 from vigil.evaluate.embed_images import VectorCache, embed_images, lfw_cache_path
 from vigil.evaluate.lfw import LfwResult, read_pairs, score_pairs
 from vigil.evaluate.plots import plot_roc
@@ -50,9 +49,7 @@ def lfw(
     model_id, _ = embedder_identity(cfg)
     cache_path = None if no_cache else lfw_cache_path(cfg, model_id)
     cache = VectorCache(cache_path)
-    with Progress(
-        TextColumn("embedding LFW"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
-    ) as bar:
+    with progress_bar(console, "embedding LFW") as bar:
         task = bar.add_task("lfw", total=len(paths))
         vectors = embed_images(
             cfg,

@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from vigil.app import Store, build_engine, open_store
@@ -21,6 +20,7 @@ from vigil.cli.common import (
     actor_of,
     cli_errors,
     load_cli_config,
+    progress_bar,
 )
 from vigil.config.schema import embed_config_for
 from vigil.errors import BadInput
@@ -119,10 +119,7 @@ def db_reembed(
         store = open_store(cfg)
         engine = build_engine(cfg)
         job = Reembedder(store.db, store.media, engine.stills, cfg.ingest, cfg.enrol)
-        with Progress(
-            TextColumn(f"re-embedding with {engine.model_id}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=err,
-        ) as bar:  # fmt: skip
+        with progress_bar(err, f"re-embedding with {engine.model_id}") as bar:
             task = bar.add_task("reembed", total=job.pending())
             report = job.run(
                 actor_of(actor), reason, lambda done, n: bar.update(task, completed=done, total=n)
@@ -344,10 +341,7 @@ def _enrol_folder(people: EnrolmentService, folder: Path, template: EnrolRequest
     for person, path in photos:
         by_person.setdefault(person, []).append(path)
     done = failed = 0
-    with Progress(
-        TextColumn("enrolling"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-        transient=True,
-    ) as bar:  # fmt: skip
+    with progress_bar(err, "enrolling", transient=True) as bar:
         task = bar.add_task("enrol", total=len(by_person))
         for person, paths in by_person.items():
             try:
