@@ -54,6 +54,7 @@ class Alert:
     person: str
     watchlist_id: int
     watchlist: str
+    lists: tuple[str, ...]  # every list whose rule it passed, its own (``watchlist``) first
     severity: Severity
     colour: str
     review: Review
@@ -67,7 +68,6 @@ class Alert:
     status: EventStatus
     image_url: str | None
     retro: bool = False  # raised later on an earlier sighting, when the person was put on a list
-    lists: tuple[str, ...] = ()  # every list whose rule it passed, its own first
 
     def payload(self) -> dict[str, Any]:
         """Flat JSON (Home Assistant templates read ``value_json.person`` etc.)."""
@@ -81,7 +81,7 @@ class Alert:
             "person": self.person,
             "watchlist_id": self.watchlist_id,
             "watchlist": self.watchlist,
-            "lists": list(self.lists or (self.watchlist,)),
+            "lists": list(self.lists),
             "severity": self.severity.value,
             "colour": self.colour,
             "review": self.review.value,
@@ -169,6 +169,7 @@ class AlertRouter:
             person=person.name if person is not None else str(sighting.person_id),
             watchlist_id=watchlist.id,
             watchlist=watchlist.name,
+            lists=tuple(wl.name for wl, _ in passed),
             severity=watchlist.severity,
             colour=watchlist.colour,
             review=review,
@@ -182,7 +183,6 @@ class AlertRouter:
             status=EventStatus.NEW,
             image_url=self._image_url(event.id),
             retro=sighting.retro,
-            lists=tuple(wl.name for wl, _ in passed),
         )
         self.enqueue(session, alert, "alert", now)
         return alert
@@ -194,7 +194,7 @@ class AlertRouter:
         topic = f"alerts/{_slug(alert.camera)}" if kind == "alert" else f"alerts/{_slug(alert.camera)}/status"
         for sink in self._sinks:
             wanted = self._webhook_lists.get(sink)
-            if wanted and wanted.isdisjoint(alert.lists or (alert.watchlist,)):
+            if wanted and wanted.isdisjoint(alert.lists):
                 continue
             self._outbox.enqueue(session, sink, key, topic, body, now)
 

@@ -50,6 +50,16 @@ class AlertView:
         )
 
 
+def alert_lists(session: Session, event: Event) -> list[Watchlist]:
+    """The lists an alert passed (its own first) that still exist."""
+    ids = event.list_ids or ([event.watchlist_id] if event.watchlist_id is not None else [])
+    return [wl for wl in (session.get(Watchlist, i) for i in ids) if wl is not None]
+
+
+def confirmations_needed(review: Review) -> int:
+    return 2 if review is Review.TWO_PERSON else 1
+
+
 def load_alert(session: Session, event: Event, image_url: Callable[[int], str | None]) -> Alert:
     """The :class:`Alert` of an alerted event row, as the router built it."""
     if event.alerted_at is None:
@@ -57,8 +67,7 @@ def load_alert(session: Session, event: Event, image_url: Callable[[int], str | 
     if event.watchlist_id is None or event.person_id is None:
         raise NotFound(f"alert {event.id} is gone: its person or list was removed since")
     wl = session.get(Watchlist, event.watchlist_id)
-    ids = event.list_ids or [event.watchlist_id]
-    lists = [x for x in (session.get(Watchlist, i) for i in ids) if x is not None]
+    lists = alert_lists(session, event)
     person = session.get(Person, event.person_id)
     camera = session.get(Camera, event.camera_id)
     return Alert(
@@ -69,6 +78,7 @@ def load_alert(session: Session, event: Event, image_url: Callable[[int], str | 
         person=person.name if person else str(event.person_id),
         watchlist_id=event.watchlist_id,
         watchlist=wl.name if wl else str(event.watchlist_id),
+        lists=tuple(x.name for x in lists),
         severity=event.severity or (wl.severity if wl else Severity.MEDIUM),
         colour=wl.colour if wl else "#888888",
         review=strictest([x.review for x in lists]),
@@ -82,7 +92,6 @@ def load_alert(session: Session, event: Event, image_url: Callable[[int], str | 
         status=event.status,
         image_url=image_url(event.id),
         retro=event.retro,
-        lists=tuple(x.name for x in lists),
     )
 
 
@@ -190,9 +199,7 @@ class AlertService:
 
     def _needed(self, session: Session, event: Event) -> int:
         """Confirmations an alert needs: two when any list it passed asks for two-person review."""
-        ids = event.list_ids or ([event.watchlist_id] if event.watchlist_id is not None else [])
-        reviews = [wl.review for wl in (session.get(Watchlist, i) for i in ids) if wl is not None]
-        return 2 if strictest(reviews) is Review.TWO_PERSON else 1
+        return confirmations_needed(strictest([wl.review for wl in alert_lists(session, event)]))
 
     def _view(self, session: Session, event: Event) -> AlertView:
         reviews = tuple(
@@ -203,4 +210,4 @@ class AlertService:
         )
         confirmed = len({r.username for r in reviews if r.action is EventStatus.CONFIRMED})
         alert = load_alert(session, event, self._image_url)
-        return AlertView(alert, reviews, confirmed, self._needed(session, event))
+        return AlertView(alert, reviews, confirmed, confirmations_needed(alert.review))

@@ -21,7 +21,7 @@ def alert_public(view: AlertView) -> AlertPublic:
     return AlertPublic(
         id=a.event_id, event_id=a.event_id, camera_id=a.camera_id, camera=a.camera, person_id=a.person_id,
         person=a.person, watchlist_id=a.watchlist_id, watchlist=a.watchlist,
-        lists=list(a.lists or (a.watchlist,)), severity=a.severity.value,
+        lists=list(a.lists), severity=a.severity.value,
         colour=a.colour, review=a.review.value, score=a.score, margin=a.margin, threshold=a.threshold,
         fpir=a.fpir, calibrated_for_size=a.calibrated_for,
         seen_at=a.seen_at, raised_at=a.raised_at, status=a.status.value, image_url=a.image_url,
