@@ -261,10 +261,15 @@ def media_links(config: VigilConfig) -> MediaLinks:
     )
 
 
+def network_policy(config: VigilConfig) -> NetPolicy:
+    """The addresses cameras and webhooks may reach (``network``)."""
+    return NetPolicy(config.network.deny, config.network.allow)
+
+
 def build_sinks(config: VigilConfig) -> list[Sink]:
     """The alert channels besides the WebSocket: the configured webhooks, and MQTT."""
     timeout = config.alerts.delivery.timeout_s
-    network = NetPolicy(config.network.deny, config.network.allow)
+    network = network_policy(config)
     sinks: list[Sink] = [WebhookSink(w, timeout, network=network) for w in config.alerts.webhooks]
     if config.alerts.mqtt is not None:
         sinks.append(MqttSink(config.alerts.mqtt, timeout))
@@ -313,8 +318,7 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     supervisor = CameraSupervisor(cfg, n_workers, camera_worker_main)
     dispatcher = Dispatcher(outbox, sinks, cfg.alerts.delivery)
     hub = AlertHub()
-    network = NetPolicy(cfg.network.deny, cfg.network.allow)
-    cameras = CameraService(store.db, supervisor, cfg.live.file_roots, network)
+    cameras = CameraService(store.db, supervisor, cfg.live.file_roots, network_policy(cfg))
     alerts = AlertService(store.db, router, links.event_image)
     registry = CollectorRegistry()
     keep = cfg.retention.unmatched_hours > 0

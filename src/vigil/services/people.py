@@ -40,6 +40,13 @@ class PersonDetail:
     samples: list[dict[str, object]] = field(default_factory=list)
 
 
+def _person(s: Session, person_id: int) -> Person:
+    person = s.get(Person, person_id)
+    if person is None:
+        raise NotFound(f"no person with id {person_id}")
+    return person
+
+
 class PeopleService:
     """People on lists: read, and remove. ``gallery``, when given, is kept in step with removals."""
 
@@ -59,9 +66,7 @@ class PeopleService:
 
     def show(self, person_id: int) -> PersonDetail:
         with self._db.read() as s:
-            person = s.get(Person, person_id)
-            if person is None:
-                raise NotFound(f"no person with id {person_id}")
+            person = _person(s, person_id)
             entries: list[dict[str, object]] = [
                 {"list": e.watchlist.name, "reason": e.reason, "photo_source": e.photo_source,
                  "added_by": e.added_by, "approved_by": e.approved_by, "added_at": as_utc(e.added_at),
@@ -114,9 +119,7 @@ class PeopleService:
         if expires_at is not None and (expires_at.utcoffset() is None or expires_at <= datetime.now(UTC)):
             raise BadInput("expires", f"{expires_at.isoformat()} has no time zone or is already past")
         with self._db.write() as s:
-            person = s.get(Person, person_id)
-            if person is None:
-                raise NotFound(f"no person with id {person_id}")
+            person = _person(s, person_id)
             wl = s.scalar(select(Watchlist).where(Watchlist.name == list_name))
             if wl is None:
                 raise NotFound(f"no list named {list_name!r}")
@@ -134,10 +137,9 @@ class PeopleService:
                 details={"name": person.name, "list": list_name, "expires_at": expires_at,
                          "approved_by": approved_by},
             )  # fmt: skip
-            s.flush()
-            s.refresh(person)
-            info = self._info(s, person)
-        self._follow(person_id)
+            info, memberships = self._after_entries_changed(s, person)
+        if self._gallery is not None:  # this process's gallery (the others follow the database)
+            self._gallery.set_lists(person_id, memberships)
         return info
 
     def take_off_list(self, actor: str, person_id: int, list_name: str, reason: str) -> PersonInfo:
@@ -145,9 +147,7 @@ class PeopleService:
         if not reason.strip():
             raise BadInput("reason", "taking a person off a list needs a reason")
         with self._db.write() as s:
-            person = s.get(Person, person_id)
-            if person is None:
-                raise NotFound(f"no person with id {person_id}")
+            person = _person(s, person_id)
             entry = next((e for e in person.entries if e.watchlist.name == list_name), None)
             if entry is None:
                 raise NotFound(f"{person.name} (person {person_id}) is not on a list named {list_name!r}")
@@ -156,23 +156,17 @@ class PeopleService:
                 s, actor, "person.list.remove", f"person:{person_id}", reason=reason,
                 details={"name": person.name, "list": list_name},
             )  # fmt: skip
-            s.flush()
-            s.refresh(person)
-            info = self._info(s, person)
-        self._follow(person_id)
+            info, memberships = self._after_entries_changed(s, person)
+        if self._gallery is not None:  # this process's gallery (the others follow the database)
+            self._gallery.set_lists(person_id, memberships)
         return info
 
-    def _follow(self, person_id: int) -> None:
-        """Keep this process's gallery in step with the person's entries (others poll the database)."""
-        if self._gallery is None:
-            return
-        with self._db.read() as s:
-            rows = s.execute(
-                select(WatchlistEntry.watchlist_id, WatchlistEntry.expires_at).where(
-                    WatchlistEntry.person_id == person_id
-                )
-            ).all()
-        self._gallery.set_lists(person_id, [ListMembership(i, as_utc(e)) for i, e in rows])
+    def _after_entries_changed(self, s: Session, person: Person) -> tuple[PersonInfo, list[ListMembership]]:
+        """The person as they are now, and their list entries for the gallery."""
+        s.flush()
+        s.refresh(person)
+        memberships = [ListMembership(e.watchlist_id, as_utc(e.expires_at)) for e in person.entries]
+        return self._info(s, person), memberships
 
     # --- remove ----------------------------------------------------------------------------------
 
@@ -181,9 +175,7 @@ class PeopleService:
         if not reason.strip():
             raise BadInput("reason", "removing a person needs a reason")
         with self._db.write() as s:
-            person = s.get(Person, person_id)
-            if person is None:
-                raise NotFound(f"no person with id {person_id}")
+            person = _person(s, person_id)
             paths = {p for x in person.samples for p in (x.photo_path, x.crop_path)}
             lists = sorted(e.watchlist.name for e in person.entries)
             s.execute(delete(FaceSample).where(FaceSample.person_id == person_id))
