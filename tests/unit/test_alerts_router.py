@@ -18,8 +18,9 @@ from vigil.alerts.router import AlertRouter
 from vigil.config import AlertsConfig, MatchConfig, RetentionConfig, WebhookConfig
 from vigil.errors import BadInput, NotFound
 from vigil.match.thresholds import ThresholdPolicy
-from vigil.runtime.messages import CameraEvents
+from vigil.runtime.messages import CameraEvents, CameraSpec
 from vigil.services.alerts import AlertService
+from vigil.services.cameras import CameraService
 from vigil.services.events import EventRecorder
 from vigil.services.feedback import FeedbackService
 from vigil.services.lists import ListService, ListSettings
@@ -203,6 +204,35 @@ def test_alert_ids_are_never_reused_after_a_camera_is_removed(db: Database, tmp_
     with db.read() as s:
         keys = s.scalars(select(OutboxMessage.key).where(OutboxMessage.sink == "mqtt")).all()
     assert f"alert-{new.event_id}" in keys and len(set(keys)) == len(keys)
+
+
+class _Stopped:
+    """A camera runner that runs nothing (these tests record the workers' reports themselves)."""
+
+    def run(self, spec: CameraSpec) -> None: ...
+
+    def remove(self, camera_id: int) -> None: ...
+
+
+def test_a_removed_cameras_alerts_stay_and_a_new_camera_of_its_name_raises_new_ones(
+    db: Database, tmp_path: Path
+) -> None:
+    """Removing a camera keeps its history (soft delete): its alerts, their deliveries and ids stay, and a
+    camera added again under its name raises alerts under keys no alert had."""
+    kit = _kit(db, tmp_path, cooldown_s=0)
+    _put_on(kit, "wanted", ListSettings())
+    (old,) = kit.recorder.record(_sighting(kit, 1, 0.95))
+    cameras = CameraService(db, _Stopped())
+    cameras.remove(ACTOR, kit.camera_id, "moved")
+    assert [c.name for c in cameras.all()] == []
+    again = cameras.add(ACTOR, "door", "rtsp://cam/2")
+    assert again.id > kit.camera_id
+    (new,) = kit.recorder.record(_sighting(replace(kit, camera_id=again.id), 1, 0.95, run="r2"))
+    assert kit.alerts.get(old.event_id).alert.camera == "door", "the old alert is still there, named"
+    with db.read() as s:
+        keys = s.scalars(select(OutboxMessage.key).where(OutboxMessage.sink == "mqtt")).all()
+    assert sorted(keys) == sorted([f"alert-{old.event_id}", f"alert-{new.event_id}"])
+    assert new.event_id > old.event_id
 
 
 def test_cool_down_per_person_and_camera(db: Database, tmp_path: Path) -> None:

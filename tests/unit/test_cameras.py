@@ -3,6 +3,7 @@ each change audited; URLs checked and shown without credentials; the runner told
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,25 @@ def test_file_cameras_read_only_inside_the_configured_folders(
     clip = next(c for c in fenced.all() if c.name == "clip")
     with pytest.raises(BadInput, match=r"live\.file_roots"):
         fenced.change(ACTOR, clip.id, CameraChange(url=str(outside)), "moved")
+
+
+def test_a_removed_camera_is_kept_for_its_history_and_its_name_is_free(
+    cameras: CameraService, runner: Runner, db: Database
+) -> None:
+    door = cameras.add(ACTOR, "door", "rtsp://10.0.0.5/live")
+    cameras.remove(ACTOR, door.id, "moved to the back")
+    assert door.id not in runner.running
+    with pytest.raises(NotFound, match=rf"no camera {door.id} \(it was removed\)"):
+        cameras.get(door.id)
+    with pytest.raises(NotFound, match="it was removed"):
+        cameras.change(ACTOR, door.id, CameraChange(enabled=True))
+    (kept,) = cameras.all(include_removed=True)
+    assert (kept.id, kept.enabled, kept.removed_at is not None) == (door.id, False, True)
+    assert cameras.names()[door.id] == "door", "its events are still shown under its name"
+    again = cameras.add(ACTOR, "door", "rtsp://10.0.0.6/live")
+    assert again.id > door.id and [c.id for c in cameras.all()] == [again.id]
+    with pytest.raises(BadInput, match="already exists"):
+        cameras.add(ACTOR, "door", "rtsp://10.0.0.7/live")
+    assert cameras.start_all() == 1 and list(runner.running) == [again.id]
+    removal = next(a for a in audit_rows(db) if a.action == "camera.remove")
+    assert json.loads(removal.details) == {"events_kept": 0, "name": "door"}

@@ -49,7 +49,7 @@ def test_the_migrations_build_exactly_the_models(db_engine: Engine) -> None:
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert set(inspect(db_engine).get_table_names()) == TABLES
-    assert migrate.current(db_engine) == migrate.head() == "0009"
+    assert migrate.current(db_engine) == migrate.head() == "0010"
 
 
 def test_upgrade_is_idempotent_and_downgrade_undoes_it(db_engine: Engine) -> None:
@@ -74,7 +74,7 @@ def test_ensure_schema_creates_an_empty_database_then_leaves_it_alone(db_engine:
 def test_ensure_schema_refuses_a_database_at_another_revision(db_engine: Engine, stamped: str) -> None:
     _stamp(db_engine, stamped)
     with pytest.raises(
-        StoreError, match=rf"at revision {stamped}, this Vigil needs 0009: run `vigil db upgrade`"
+        StoreError, match=rf"at revision {stamped}, this Vigil needs 0010: run `vigil db upgrade`"
     ):
         migrate.ensure_schema(db_engine)
     assert set(inspect(db_engine).get_table_names()) == {"alembic_version"}, "nothing was created"
@@ -83,7 +83,7 @@ def test_ensure_schema_refuses_a_database_at_another_revision(db_engine: Engine,
 def test_ensure_schema_refuses_a_schema_older_than_the_code(db_engine: Engine) -> None:
     """A database at 0001 opened by a Vigil whose newest migration is 0002 is not used as it is."""
     migrate.upgrade(db_engine, "0001")
-    with pytest.raises(StoreError, match=r"at revision 0001, this Vigil needs 0009: run `vigil db upgrade`"):
+    with pytest.raises(StoreError, match=r"at revision 0001, this Vigil needs 0010: run `vigil db upgrade`"):
         migrate.ensure_schema(db_engine)
 
 
@@ -144,3 +144,31 @@ def test_0002_upgrades_a_database_that_already_has_cameras_and_events(db_engine:
     with db_engine.connect() as conn:
         row = conn.execute(text("SELECT loop, from_config, max_fps FROM cameras")).one()
     assert (bool(row.loop), bool(row.from_config), row.max_fps) == (False, False, None)
+
+
+_ADD_CAMERA = text(
+    "INSERT INTO cameras (name, url, enabled, virtual, loop, from_config, created_at) "
+    "VALUES (:name, 'x', TRUE, FALSE, FALSE, FALSE, '2026-12-07 00:00:00')"
+)
+
+
+def test_0010_keeps_the_camera_ids_and_frees_a_removed_cameras_name(db_engine: Engine) -> None:
+    migrate.upgrade(db_engine, "0009")
+    with db_engine.begin() as conn:
+        for name in ("door", "hall"):
+            conn.execute(_ADD_CAMERA, {"name": name})
+        conn.execute(text("DELETE FROM cameras WHERE name = 'hall'"))  # its id, 2, was handed out
+    migrate.upgrade(db_engine)
+    with db_engine.begin() as conn:
+        conn.execute(text("UPDATE cameras SET removed_at = created_at WHERE name = 'door'"))
+        conn.execute(_ADD_CAMERA, {"name": "door"})  # the name of a removed camera is free again
+        rows = conn.execute(text("SELECT id, name, removed_at IS NULL FROM cameras ORDER BY id")).all()
+    assert [(r[0], r[1], bool(r[2])) for r in rows] == [(1, "door", False), (3, "door", True)], (
+        "the migration kept the counter: id 2 is not given out again"
+    )
+    with pytest.raises(IntegrityError), db_engine.begin() as conn:
+        conn.execute(_ADD_CAMERA, {"name": "door"})  # but two cameras in use may not share it
+    migrate.downgrade(db_engine, "0009")
+    with db_engine.connect() as conn:
+        names = conn.execute(text("SELECT name FROM cameras ORDER BY id")).scalars().all()
+    assert names == ["door (removed 1)", "door"], "unique again, and the removed one says so"

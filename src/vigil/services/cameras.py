@@ -47,6 +47,7 @@ class CameraInfo:
     max_fps: float | None
     from_config: bool
     created_at: datetime
+    removed_at: datetime | None = None  # removed: stopped, its history kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +110,13 @@ def _check_fps(max_fps: float | None) -> float | None:
 
 def _info(c: Camera) -> CameraInfo:
     return CameraInfo(
-        c.id, c.name, redact_url(c.url), c.enabled, c.loop, c.max_fps, c.from_config, as_utc(c.created_at)
-    )
+        c.id, c.name, redact_url(c.url), c.enabled, c.loop, c.max_fps, c.from_config, as_utc(c.created_at),
+        as_utc(c.removed_at) if c.removed_at is not None else None,
+    )  # fmt: skip
+
+
+IN_USE = Camera.removed_at.is_(None)
+"""Cameras not removed (a removed camera's row stays for its history)."""
 
 
 def spec_of(c: Camera) -> CameraSpec:
@@ -134,7 +140,9 @@ class CameraService:
         now = datetime.now(UTC)
         declared = {c.name for c in cameras}
         with self._db.write() as s:
-            dropped = s.scalars(select(Camera).where(Camera.from_config, Camera.name.not_in(declared))).all()
+            dropped = s.scalars(
+                select(Camera).where(Camera.from_config, IN_USE, Camera.name.not_in(declared))
+            ).all()
             for gone in dropped:
                 gone.from_config, gone.enabled = False, False
                 audit.append(
@@ -143,7 +151,7 @@ class CameraService:
                 )  # fmt: skip
             for cfg in cameras:
                 url = check_camera_url(cfg.url, network=self._network)
-                row = s.scalar(select(Camera).where(Camera.name == cfg.name))
+                row = s.scalar(select(Camera).where(Camera.name == cfg.name, IN_USE))
                 if row is None:
                     row = Camera(name=cfg.name, url=url, created_at=now, virtual=False)
                     s.add(row)
@@ -162,18 +170,23 @@ class CameraService:
 
     def start_all(self) -> int:
         with self._db.read() as s:
-            specs = [spec_of(c) for c in s.scalars(select(Camera).where(Camera.enabled, ~Camera.virtual))]
+            query = select(Camera).where(Camera.enabled, ~Camera.virtual, IN_USE)
+            specs = [spec_of(c) for c in s.scalars(query)]
         for spec in specs:
             self._runner.run(spec)
         return len(specs)
 
-    def all(self, *, include_footage: bool = False) -> list[CameraInfo]:
-        """The live cameras (and, with ``include_footage``, the virtual cameras of recorded footage)."""
+    def all(self, *, include_footage: bool = False, include_removed: bool = False) -> list[CameraInfo]:
+        """The live cameras (and, with ``include_footage``, the virtual cameras of recorded footage; with
+        ``include_removed``, the removed ones, whose history is kept)."""
         query = select(Camera).order_by(Camera.id)
+        if not include_removed:
+            query = query.where(IN_USE)
         with self._db.read() as s:
             return [_info(c) for c in s.scalars(query if include_footage else query.where(~Camera.virtual))]
 
     def names(self) -> dict[int, str]:
+        """The name of every camera, removed ones included (their events are still shown)."""
         with self._db.read() as s:
             return dict(s.execute(select(Camera.id, Camera.name)).all())
 
@@ -245,21 +258,23 @@ class CameraService:
         return info
 
     def remove(self, actor: str, camera_id: int, reason: str = "") -> None:
+        """Stop the camera and mark it removed. Its events and alerts stay, under their retention, with
+        their ids (webhook keys, links and audit references never point at another camera's alerts); its
+        name is free for a new camera."""
         with self._db.write() as s:
             row = self._row(s, camera_id)
-            name = row.name
+            row.removed_at, row.enabled, row.from_config = datetime.now(UTC), False, False
             events = s.scalar(select(func.count(Event.id)).where(Event.camera_id == camera_id))
-            s.delete(row)  # its events go with it (the schema cascades); the audit row says how many
             audit.append(
                 s, actor, "camera.remove", f"camera:{camera_id}", reason=reason,
-                details={"name": name, "events_removed": events},
+                details={"name": row.name, "events_kept": events},
             )  # fmt: skip
         self._runner.remove(camera_id)
 
     def _row(self, session: Session, camera_id: int) -> Camera:
         row = session.get(Camera, camera_id)
-        if row is None or row.virtual:
-            raise NotFound(f"no camera {camera_id}")
+        if row is None or row.virtual or row.removed_at is not None:
+            raise NotFound(f"no camera {camera_id}" + (" (it was removed)" if row and row.removed_at else ""))
         return row
 
 

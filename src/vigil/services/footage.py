@@ -25,6 +25,7 @@ from vigil.match.gallery import GalleryIdentities
 from vigil.match.thresholds import ThresholdPolicy
 from vigil.runtime.messages import CameraEvents
 from vigil.runtime.pipeline import SourcePipelineFactory
+from vigil.services.cameras import IN_USE
 from vigil.services.events import EventRecorder
 from vigil.services.gallery import load_gallery
 from vigil.services.rules import lowest_threshold
@@ -68,7 +69,7 @@ class FootageImport:
     def camera(self, name: str) -> int:
         """The virtual camera ``name`` (made now if new). Raises BadInput if a live camera has the name."""
         with self._db.write() as s:
-            row = s.scalar(select(Camera).where(Camera.name == name))
+            row = s.scalar(select(Camera).where(Camera.name == name, IN_USE))
             if row is not None and not row.virtual:
                 raise BadInput(name, "a live camera has this name: pick another one for recorded footage")
             if row is None:

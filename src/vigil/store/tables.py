@@ -28,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.sql.expression import false
+from sqlalchemy.sql.expression import false, text
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -203,11 +203,23 @@ class FaceSample(Base):
 
 
 class Camera(Base):
+    """A live camera, or the virtual camera of recorded footage. Removing one marks it ``removed_at``: its
+    history stays (under retention) and its name may be given to a new camera (migration 0010)."""
+
     __tablename__ = "cameras"
-    __table_args__ = NEVER_REUSED
+    __table_args__ = (
+        Index(
+            "uq_cameras_live_name",
+            "name",
+            unique=True,
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+        NEVER_REUSED,
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
     url: Mapped[str] = mapped_column(Text)  # may hold credentials: never logged, redacted in the API
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     virtual: Mapped[bool] = mapped_column(Boolean, default=False)  # recorded footage, not a live camera
@@ -215,6 +227,7 @@ class Camera(Base):
     max_fps: Mapped[float | None] = mapped_column(Float, nullable=True)  # None: the configured default
     from_config: Mapped[bool] = mapped_column(Boolean, default=False)  # declared in the config file
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Event(Base):

@@ -53,6 +53,7 @@ def _public(live: LiveService, info: CameraInfo) -> CameraPublic:
     return CameraPublic(
         id=info.id, name=info.name, url=info.url, enabled=info.enabled, loop=info.loop,
         max_fps=info.max_fps, from_config=info.from_config, created_at=info.created_at,
+        removed_at=info.removed_at,
         status=_status(live, info.id) if info.enabled else None,
     )  # fmt: skip
 
@@ -64,8 +65,13 @@ async def list_cameras(
     include_footage: Annotated[
         bool, Query(description="Also the virtual cameras of recorded footage.")
     ] = False,
+    include_removed: Annotated[
+        bool, Query(description="Also the removed cameras, whose events and alerts are kept.")
+    ] = False,
 ) -> list[CameraPublic]:
-    cameras = await run_in_threadpool(lambda: state.live.cameras.all(include_footage=include_footage))
+    cameras = await run_in_threadpool(
+        lambda: state.live.cameras.all(include_footage=include_footage, include_removed=include_removed)
+    )
     return [_public(state.live, c) for c in cameras]
 
 

@@ -61,6 +61,9 @@ class CameraPublic(BaseModel):
     max_fps: float | None
     from_config: bool
     created_at: datetime
+    removed_at: datetime | None = Field(
+        None, description="When it was removed (listed with include_removed): stopped, its history kept."
+    )
     status: CameraStatusPublic | None = Field(description="None while the camera is paused or starting.")
 
 
