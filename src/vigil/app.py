@@ -353,8 +353,9 @@ def camera_worker_main(
     cv2.setNumThreads(threads)
     store = open_store(config, create=False)
     CameraWorker(
-        worker_id, config, pipelines=engine, db=store.db, policy=store.policy, control=control, out=out
-    ).run()
+        worker_id, config, pipelines=engine, db=store.db, policy=store.policy, control=control, out=out,
+        network=network_policy(config),
+    ).run()  # fmt: skip
 
 
 @dataclass(frozen=True)

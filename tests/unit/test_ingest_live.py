@@ -23,6 +23,7 @@ from tests.services import free_port
 from vigil.config.schema import IngestConfig, LiveConfig
 from vigil.errors import SourceError
 from vigil.ingest.live import LiveReader
+from vigil.ingest.netpolicy import NetPolicy
 from vigil.ingest.status import CameraState, CameraStatus
 from vigil.types import Frame
 
@@ -268,6 +269,25 @@ def test_credentials_never_appear(readers: list[LiveReader], caplog: pytest.LogC
     for text in (repr(status), repr(reader.status()), caplog.text):
         assert SECRET not in text and "admin" not in text
     assert "rtsp://***:***@127.0.0.1" in caplog.text  # the redacted URL is what is logged
+
+
+@pytest.mark.network
+def test_a_stream_whose_address_the_policy_refuses_is_never_connected_to(readers: list[LiveReader]) -> None:
+    """The network policy is checked at each opening, not only when the camera was added: a listening
+    loopback server, refused by the policy, sees no connection, and the status says why."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0.0)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/stream.mjpg"
+        live = live_config(reconnect_initial_s=0.05, reconnect_max_s=0.1)
+        reader = LiveReader("lab", url, INGEST, live, network=NetPolicy(deny=["127.0.0.0/8"]))
+        readers.append(reader)
+        reader.start()
+        status = wait_for_status(reader, lambda s: s.reconnects >= 2, timeout=5.0)
+        reader.stop()
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    assert status.last_error is not None and "in 127.0.0.0/8" in status.last_error
+    assert "network.allow" in status.last_error and status.frames_in == 0
 
 
 def test_unsupported_scheme_fails_at_once() -> None:

@@ -415,8 +415,8 @@ DEFAULT_DENY: tuple[str, ...] = (
 
 
 class NetworkConfig(_Strict):
-    """Which addresses cameras and webhooks may reach (checked when a URL is added, and before each
-    webhook delivery)."""
+    """Which addresses cameras and webhooks may reach (checked when a URL is added, and again before each
+    webhook delivery and each opening of a camera stream)."""
 
     deny: tuple[str, ...] = Field(
         DEFAULT_DENY,

@@ -54,8 +54,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vigil.config.schema import IngestConfig, LiveConfig
-from vigil.errors import SourceError
+from vigil.errors import BadInput, SourceError
 from vigil.ingest.factory import open_source
+from vigil.ingest.netpolicy import OPEN, NetPolicy
 from vigil.ingest.status import CameraState, CameraStatus
 from vigil.ingest.urls import STREAM_SCHEMES, redact_url, url_scheme
 from vigil.ingest.webcam import is_webcam_spec
@@ -106,6 +107,8 @@ class LiveReader:
         notify: an event set whenever a frame is queued or the reader ends, so one consumer can wait on
             many readers (clear it, then drain them all).
         rng: the jitter's random source (seed it for reproducible waits).
+        network: the addresses a stream may reach, checked at every opening (its host name may resolve
+            elsewhere than when the camera was added); a refused address is reported as the error.
 
     Raises:
         SourceError: at once for a spec no attempt could ever open (an unsupported URL scheme).
@@ -123,6 +126,7 @@ class LiveReader:
         clock: Callable[[], float] = time.monotonic,
         notify: threading.Event | None = None,
         rng: random.Random | None = None,
+        network: NetPolicy = OPEN,
     ) -> None:
         scheme = url_scheme(spec)
         if scheme is not None and scheme not in STREAM_SCHEMES:
@@ -133,6 +137,7 @@ class LiveReader:
         self._config = config
         self._live = live
         self._is_file = scheme is None and not is_webcam_spec(spec)
+        self._network = network if scheme is not None else OPEN
         self._loop = loop and self._is_file
         self._max_fps = max_fps if max_fps is not None else live.max_fps
         if not self._max_fps > 0:
@@ -403,6 +408,7 @@ class LiveReader:
         outcome: Outcome = "error"
         error: str | None = None
         try:
+            self._network.check(self._spec, "camera")
             source = open_source(self._spec, self._config, self.camera_id)
             with closing(source):
                 attempt.interval_ms = 1000.0 / source.fps if source.fps else None
@@ -418,6 +424,8 @@ class LiveReader:
                         frames.close()  # now, in this thread: it closes the container
         except SourceError as exc:
             error = redact_url(exc.reason)
+        except BadInput as exc:  # the network policy refused the address the stream resolves to now
+            error = exc.reason
         except Exception as exc:  # a bug or an unexpected library error: report it, the supervisor retries
             error = redact_url(f"unexpected {type(exc).__name__}: {exc}")
             trace = redact_url("".join(traceback.format_exception(exc)))

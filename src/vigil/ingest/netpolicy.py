@@ -3,8 +3,8 @@ refused unless a deployment allows them (``network`` in the config: ``NetworkCon
 
 A camera URL or a webhook that names such an address (or a host name that resolves to one) would let
 whoever adds it make the server fetch from its own metadata service or link-local devices. The check
-runs when the URL is added (cameras, the config's webhooks) and, for webhooks, again before each
-delivery (a name may resolve elsewhere later).
+runs when the URL is added (cameras, the config's webhooks) and again when it is used: before each
+webhook delivery and each time a camera's stream is opened (a name may resolve elsewhere later).
 """
 
 from __future__ import annotations

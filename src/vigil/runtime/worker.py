@@ -28,6 +28,7 @@ import numpy as np
 
 from vigil.config import VigilConfig
 from vigil.ingest.live import LiveReader
+from vigil.ingest.netpolicy import OPEN, NetPolicy
 from vigil.match.gallery import Gallery, GalleryIdentities
 from vigil.match.thresholds import ThresholdPolicy
 from vigil.runtime.messages import (
@@ -112,8 +113,10 @@ class CameraWorker:
         policy: ThresholdPolicy,
         control: Queue[Control],
         out: Queue[Report],
+        network: NetPolicy = OPEN,
     ) -> None:
         self._id = worker_id
+        self._network = network
         self._config = config
         self._control = control
         self._out = out
@@ -185,7 +188,7 @@ class CameraWorker:
         try:
             reader = LiveReader(
                 spec.name, spec.url, cfg.ingest, cfg.live,
-                loop=spec.loop, max_fps=spec.max_fps, notify=self._wake,
+                loop=spec.loop, max_fps=spec.max_fps, notify=self._wake, network=self._network,
             )  # fmt: skip
         except Exception as exc:  # a spec no source can be made of: report, keep the others going
             log.warning("camera %s cannot start: %s", spec.name, exc)
