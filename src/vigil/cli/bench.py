@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vigil.app import Engine, build_engine
+from vigil.cli.bench_chaos import chaos_app
 from vigil.cli.bench_embed import embed
 from vigil.cli.bench_identify import identify
 from vigil.cli.bench_live import live
@@ -287,3 +288,4 @@ bench_app.command("search")(search)
 bench_app.command("identify")(identify)
 bench_app.command("embed")(embed)
 bench_app.command("watchlist")(watchlist)
+bench_app.add_typer(chaos_app, name="chaos")

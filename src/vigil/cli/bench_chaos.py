@@ -1,0 +1,11 @@
+"""`vigil bench chaos ...`: the service under abuse (killed processes, fuzzed API, malformed media, a full
+disk): nothing lost, nothing half-written, no server error. Each part is its own command."""
+
+from __future__ import annotations
+
+import typer
+
+chaos_app = typer.Typer(
+    help="Abuse the service and count what was lost: kills, API fuzzing, malformed media, a full disk.",
+    no_args_is_help=True,
+)
