@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import typer
 
+from vigil.cli.bench_chaos_kills import kills
+
 chaos_app = typer.Typer(
     help="Abuse the service and count what was lost: kills, API fuzzing, malformed media, a full disk.",
     no_args_is_help=True,
 )
+chaos_app.command("kills")(kills)
