@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from vigil.cli.bench_chaos_inputs import inputs
 from vigil.cli.bench_chaos_kills import kills
 
 chaos_app = typer.Typer(
@@ -12,3 +13,4 @@ chaos_app = typer.Typer(
     no_args_is_help=True,
 )
 chaos_app.command("kills")(kills)
+chaos_app.command("inputs")(inputs)
