@@ -39,6 +39,23 @@ class StoreError(VigilError):
     """The database is locked, gone, or refused a change; nothing was half-written."""
 
 
+class StorageFull(StoreError):
+    """The disk holding the data dir (or the database) is full: the write was refused, nothing half-written.
+    Free space and send the same request again."""
+
+    def __init__(self, where: str | Path) -> None:
+        super().__init__(f"the disk is full: no space left for {where}; free space there and try again")
+        self.where = str(where)
+
+
+class StorageReadOnly(StoreError):
+    """The data dir (or the database) is on a read-only file system: reads work, writes are refused."""
+
+    def __init__(self, where: str | Path) -> None:
+        super().__init__(f"the data dir is read-only: cannot write {where}; remount it read-write")
+        self.where = str(where)
+
+
 class NotFound(VigilError):
     """Something asked for by name or id does not exist."""
 

@@ -8,17 +8,31 @@ answered with a generic 500 (no internals leak to the client).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 
-from vigil.errors import BadInput, ConfigError, Forbidden, NotFound, StoreError, Unauthorized, VigilError
+from vigil.errors import (
+    BadInput,
+    ConfigError,
+    Forbidden,
+    NotFound,
+    StorageFull,
+    StorageReadOnly,
+    StoreError,
+    Unauthorized,
+    VigilError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +41,8 @@ STATUS: tuple[tuple[type[VigilError], int], ...] = (
     (BadInput, 422),
     (Unauthorized, 401),
     (Forbidden, 403),
+    (StorageFull, 507),  # Insufficient Storage: free space and retry
+    (StorageReadOnly, 503),
     (StoreError, 503),
     (ConfigError, 400),
 )
@@ -34,6 +50,65 @@ OTHER_STATUS = 400
 WS_CLOSE_BASE = 4000  # close codes 4000-4999 are the application's: 4000 + the HTTP status
 INTERNAL = "internal error: the server log has the details"
 _WS_REASON_BYTES = 123  # the most a close frame's reason may hold
+
+
+class ErrorPublic(BaseModel):
+    """The body of every error answer; some carry more keys (``problems`` of a 422, ``verdicts``...)."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str = Field(description="What was wrong, said for a person.")
+
+
+ERROR_DOCS: dict[int, str] = {
+    400: "The body could not be parsed, or the configuration does not allow this.",
+    401: "No token, or one that is unknown, expired or revoked.",
+    403: "The user's role is too low for this.",
+    404: "What the path (or body) names does not exist.",
+    422: "A parameter or the body is not valid; ``problems`` says which and why.",
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for the error statuses ``codes``, each with the ``ErrorPublic`` body."""
+    return {code: {"model": ErrorPublic, "description": ERROR_DOCS.get(code, "Refused.")} for code in codes}
+
+
+def _calls(dependant: Dependant) -> Iterator[object]:
+    """Every dependency callable of ``dependant``, nested ones included."""
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _calls(sub)
+
+
+def _route_errors(route: APIRoute, principal: object) -> list[int]:
+    """The error statuses ``route`` can answer by construction: auth, role, missing row, invalid input."""
+    calls = list(_calls(route.dependant))
+    codes: list[int] = []
+    if principal in calls:
+        codes.append(401)
+    if any(getattr(call, "__name__", "").startswith("require_") for call in calls):
+        codes.append(403)
+    if route.dependant.path_params:
+        codes.append(404)
+    if route.body_field is not None:
+        codes.append(400)  # a body that is not JSON (or not a form) is refused before validation
+    if route.dependant.path_params or route.dependant.query_params or route.body_field is not None:
+        codes.append(422)
+    return codes
+
+
+def document_errors(app: FastAPI, principal: object) -> None:
+    """Document on every route the error statuses it can answer, with the body they really have.
+
+    Called once the routers are included (``principal`` is the authentication dependency). A route's own
+    ``responses=`` wins; FastAPI's default 422 schema (``{"detail": ...}``) is replaced by ``ErrorPublic``,
+    because that is what :func:`_invalid_request` answers.
+    """
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        for code, doc in error_responses(*_route_errors(route, principal)).items():
+            route.responses.setdefault(code, doc)
 
 
 def status_of(exc: VigilError) -> int:

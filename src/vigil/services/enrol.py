@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from vigil.config import EnrolConfig, IngestConfig
 from vigil.embed.stills import StillEncoder
-from vigil.errors import BadInput, NotFound
+from vigil.errors import BadInput, NotFound, StoreError
 from vigil.ingest.images import decode_image
 from vigil.match.gallery import Gallery, ListMembership
 from vigil.services.gate import GatedFace, examine, quality_json
@@ -176,9 +177,8 @@ class EnrolmentService:
         ]
         if not usable:
             raise EnrolmentRejected(req.name, [v for v, _ in judged])
-        files = {i: (self._media.put("photos", p.data, image_suffix(p.name, p.data)),
-                     self._media.put("crops", f.chip_jpeg, ".jpg")) for i, p, _, f in usable}  # fmt: skip
-        with self._db.write() as s:
+        files, fresh = self._store_files(usable)
+        with self._unless_stored(fresh), self._db.write() as s:
             person, created = self._person(s, actor, req)
             entry, new_entry = self._entry(s, actor, req, person)
             verdicts, new = self._add_samples(s, person, usable, files, judged)
@@ -200,6 +200,36 @@ class EnrolmentService:
             )  # fmt: skip
         self._gallery.set_lists(person.id, memberships)
         return EnrolResult(person.id, person.name, req.list_name, created, verdicts)
+
+    def _store_files(
+        self, usable: Sequence[tuple[int, Photo, PhotoVerdict, GatedFace]]
+    ) -> tuple[dict[int, tuple[str, str]], list[str]]:
+        """Each usable photo and its crop as media files; returns them and those this call created (to
+        delete if the rows naming them are not written: a full disk leaves no orphan file)."""
+        files: dict[int, tuple[str, str]] = {}
+        fresh: list[str] = []
+        with self._unless_stored(fresh):
+            for i, p, _, f in usable:
+                pair = []
+                for kind, data, suffix in (("photos", p.data, image_suffix(p.name, p.data)),
+                                           ("crops", f.chip_jpeg, ".jpg")):  # fmt: skip
+                    rel = self._media.rel_path(kind, data, suffix)
+                    if not self._media.path(rel).is_file():
+                        fresh.append(rel)
+                    pair.append(self._media.put(kind, data, suffix))
+                files[i] = (pair[0], pair[1])
+        return files, fresh
+
+    @contextmanager
+    def _unless_stored(self, fresh: list[str]) -> Iterator[None]:
+        """Delete the ``fresh`` media files when the block fails to store (disk full, database error)."""
+        try:
+            yield
+        except StoreError:
+            for rel in fresh:
+                with suppress(OSError, StoreError):
+                    self._media.remove(rel)
+            raise
 
     def _judge(
         self,

@@ -8,17 +8,20 @@ write lock up front, so two writers queue instead of failing half-way); reads st
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, overload
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.errors import ConfigError, StoreError
+from vigil.store.space import is_read_only, sqlite_storage_error
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,10 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def _sqlite_setup(engine: Engine) -> None:
+    path = Path(engine.url.database or "")
+    if engine.url.database not in (None, "", ":memory:"):
+        _read_only_fallback(engine, path)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # transactions are begun below, explicitly
@@ -45,6 +52,25 @@ def _sqlite_setup(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         immediate = conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _read_only_fallback(engine: Engine, path: Path) -> None:
+    """On a read-only file system SQLite cannot open a WAL database (it must create its ``-shm`` file):
+    there, connect with ``immutable=1`` so reads keep working (writes fail as read-only). Such a
+    connection is dropped at checkout once the file system is writable again, so writes resume."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, record: Any, _cargs: Any, cparams: dict[str, Any]) -> Any:
+        if not is_read_only(path.parent):
+            return None  # the dialect connects as usual
+        record.info["immutable"] = True
+        log.warning("%s is on a read-only file system: the database is opened read-only", path)
+        return sqlite3.connect(f"{path.resolve().as_uri()}?immutable=1", uri=True, **cparams)
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        if record.info.get("immutable") and not is_read_only(path.parent):
+            raise DisconnectionError(f"{path} is writable again")
 
 
 def make_engine(url: str) -> Engine:
@@ -84,6 +110,7 @@ class Database:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._where = engine.url.database or engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -96,13 +123,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        with translate_errors(), self._sessions() as session, session.begin():
+        with translate_errors(self._where), self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction for changes: commits on success, rolls back on any exception."""
-        with translate_errors(), self._sessions() as session, session.begin():
+        with translate_errors(self._where), self._sessions() as session, session.begin():
             session.connection(execution_options={_WRITE: True})
             yield session
 
@@ -111,10 +138,14 @@ class Database:
 
 
 @contextmanager
-def translate_errors() -> Iterator[None]:
-    """Database trouble (locked, gone, disk full) becomes a StoreError with the driver's reason."""
+def translate_errors(where: str = "the database") -> Iterator[None]:
+    """Database trouble (locked, gone, disk full) becomes a StoreError with the driver's reason: a full
+    disk a StorageFull and a read-only one a StorageReadOnly, naming ``where`` (the database file)."""
     try:
         yield
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        typed = sqlite_storage_error(reason, where)
+        if typed is not None:
+            raise typed from exc
         raise StoreError(f"database unavailable: {reason}") from exc

@@ -15,6 +15,7 @@ from pathlib import Path, PurePath
 from typing import BinaryIO
 
 from vigil.errors import BadInput
+from vigil.store.space import disk_errors
 
 
 def sha256_hex(data: bytes) -> str:
@@ -38,14 +39,28 @@ class MediaStore:
         self.root = root
 
     def put(self, kind: str, data: bytes, suffix: str) -> str:
-        """Store ``data`` (if not already there) and return its relative path."""
+        """Store ``data`` (if not already there) and return its relative path.
+
+        Raises:
+            StorageFull: no space left on the data dir's disk (no partial file is left).
+            StorageReadOnly: the data dir is on a read-only file system.
+        """
+        rel = self.rel_path(kind, data, suffix)
+        with disk_errors(self.root / kind):
+            self._write(self.root / rel, data)
+        return rel
+
+    def rel_path(self, kind: str, data: bytes, suffix: str) -> str:
+        """The relative path :meth:`put` stores ``data`` under (named by its content)."""
         if not kind.isidentifier() or not suffix.startswith(".") or not suffix[1:].isalnum():
             raise BadInput(f"{kind}{suffix}", "invalid media kind or suffix")
         digest = sha256_hex(data)
-        rel = f"{kind}/{digest[:2]}/{digest}{suffix.lower()}"
-        path = self.root / rel
+        return f"{kind}/{digest[:2]}/{digest}{suffix.lower()}"
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
         if path.is_file() and path.stat().st_size == len(data):
-            return rel
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
@@ -57,16 +72,21 @@ class MediaStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return rel
 
     def put_stream(self, kind: str, stream: BinaryIO, suffix: str, max_bytes: int) -> str:
         """Store a (large) upload read from ``stream`` in chunks; named by content like :meth:`put`.
 
         Raises:
             BadInput: more than ``max_bytes`` (nothing is kept).
+            StorageFull: no space left on the data dir's disk (nothing is kept).
+            StorageReadOnly: the data dir is on a read-only file system.
         """
         if not kind.isidentifier() or not suffix.startswith(".") or not suffix[1:].isalnum():
             raise BadInput(f"{kind}{suffix}", "invalid media kind or suffix")
+        with disk_errors(self.root / kind):
+            return self._write_stream(kind, stream, suffix, max_bytes)
+
+    def _write_stream(self, kind: str, stream: BinaryIO, suffix: str, max_bytes: int) -> str:
         folder = self.root / kind
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
@@ -98,7 +118,8 @@ class MediaStore:
         return path
 
     def remove(self, rel: str) -> None:
-        self.path(rel).unlink(missing_ok=True)
+        with disk_errors(self.root / rel):
+            self.path(rel).unlink(missing_ok=True)
 
     def all_files(self, older_than_s: float = 0.0) -> set[str]:
         """Every stored file's relative path (temporary files excluded), optionally only older ones."""
