@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typer
 
+from vigil.cli.bench_chaos_disk import disk
 from vigil.cli.bench_chaos_inputs import inputs
 from vigil.cli.bench_chaos_kills import kills
 
@@ -14,3 +15,4 @@ chaos_app = typer.Typer(
 )
 chaos_app.command("kills")(kills)
 chaos_app.command("inputs")(inputs)
+chaos_app.command("disk")(disk)
