@@ -121,6 +121,14 @@ class VideoSource:
         self._closed = False
         self._container: InputContainer | None = self._open()
         stream = self._container.streams.video[0]
+        codec: object | None = (
+            stream.codec_context
+        )  # None (despite the stubs) for a codec FFmpeg does not know
+        if codec is None:
+            self.close()
+            raise SourceError(
+                self._label, "the video stream's codec is unknown (corrupt or unsupported file)"
+            )
         self.fps = _fps(stream)
         if not av_input.live and stream.frames > 0:
             self.length = stream.frames
