@@ -45,7 +45,9 @@ class MediaLinks:
     def verify(self, event_id: int, expires: int, signature: str, now: float | None = None) -> bool:
         if expires < (time.time() if now is None else now):
             return False
-        return hmac.compare_digest(self._sign(event_id, expires), signature)
+        # bytes, not str: compare_digest refuses a str with non-ASCII characters (a forged link's signature)
+        presented = signature.encode("utf-8", errors="replace")
+        return hmac.compare_digest(self._sign(event_id, expires).encode("ascii"), presented)
 
     def _sign(self, event_id: int, expires: int) -> str:
         msg = f"event-image:{event_id}:{expires}".encode()
