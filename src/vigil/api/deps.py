@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Path, Query
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
@@ -30,6 +30,11 @@ from vigil.services.users import Principal
 from vigil.store.tables import Role
 
 SESSION_COOKIE = "vigil_session"
+MAX_ROW_ID = 2**63 - 1  # the largest id a database row can have (SQL BIGINT, SQLite INTEGER)
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (1 to 2^63-1).")]
+"""A row id in the path: out of range is a 422 naming the parameter, not a driver overflow (a 500)."""
+RowIdFilter = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="A row id (1 to 2^63-1).")]
+"""A row id filter in the query string, bounded like ``RowId``."""
 
 _bearer = HTTPBearer(
     auto_error=False, description="An API token or a session token: `Authorization: Bearer vgl_…`."

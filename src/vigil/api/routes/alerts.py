@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, OperatorUser, State
+from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, RowIdFilter, State
 from vigil.api.schemas.live import AlertPublic, AlertReview, ReviewPublic
 from vigil.services.alerts import AlertView
 from vigil.store.tables import EventStatus
@@ -38,12 +38,13 @@ async def list_alerts(  # noqa: PLR0917 (FastAPI passes query parameters by name
     state: State,
     user: CurrentUser,
     after: Annotated[
-        int | None, Query(description="Only alerts after this id, oldest first (catch-up).")
+        int | None,
+        Query(ge=0, le=MAX_ROW_ID, description="Only alerts after this id, oldest first (catch-up)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     status: EventStatus | None = None,
-    camera_id: int | None = None,
-    watchlist_id: int | None = None,
+    camera_id: RowIdFilter = None,
+    watchlist_id: RowIdFilter = None,
     mine: Annotated[
         bool, Query(description="Only the lists assigned to you for the officer view (none assigned: all).")
     ] = False,
@@ -60,12 +61,12 @@ async def list_alerts(  # noqa: PLR0917 (FastAPI passes query parameters by name
 
 
 @router.get("/{alert_id}")
-async def get_alert(alert_id: int, state: State, _user: CurrentUser) -> AlertPublic:
+async def get_alert(alert_id: RowId, state: State, _user: CurrentUser) -> AlertPublic:
     return alert_public(await run_in_threadpool(state.live.alerts.get, alert_id))
 
 
 @router.post("/{alert_id}/review")
-async def review_alert(alert_id: int, body: AlertReview, state: State, user: OperatorUser) -> AlertPublic:
+async def review_alert(alert_id: RowId, body: AlertReview, state: State, user: OperatorUser) -> AlertPublic:
     view = await run_in_threadpool(
         partial(state.live.alerts.review, wrong_person=body.wrong_person),
         user.username, alert_id, body.action, body.note,

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import SESSION_COOKIE, CurrentUser, PresentedToken, State
+from vigil.api.deps import SESSION_COOKIE, CurrentUser, PresentedToken, RowId, State
 from vigil.api.routes.users import user_public
 from vigil.api.schemas.auth import LoginPublic, LoginRequest, SessionPublic
 from vigil.api.schemas.tokens import TokenCreate, TokenIssued, TokenPublic
@@ -91,6 +91,6 @@ def issue_my_token(body: TokenCreate, response: Response, state: State, user: Cu
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_my_token(token_id: int, state: State, user: CurrentUser, reason: Reason = "") -> None:
+def revoke_my_token(token_id: RowId, state: State, user: CurrentUser, reason: Reason = "") -> None:
     """Revoke one of your tokens (404 for anyone else's)."""
     state.users.revoke_token(token_id, user.username, owner=user.username, reason=reason)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, OperatorUser, State
+from vigil.api.deps import CurrentUser, OperatorUser, RowId, State
 from vigil.api.schemas.live import CameraCreate, CameraPublic, CameraStatusPublic, CameraUpdate
 from vigil.errors import NotFound
 from vigil.runtime.service import LiveService
@@ -76,12 +76,12 @@ async def list_cameras(
 
 
 @router.get("/{camera_id}")
-async def get_camera(camera_id: int, state: State, _user: CurrentUser) -> CameraPublic:
+async def get_camera(camera_id: RowId, state: State, _user: CurrentUser) -> CameraPublic:
     return _public(state.live, await run_in_threadpool(state.live.cameras.get, camera_id))
 
 
 @router.get("/{camera_id}/snapshot.jpg", response_class=Response)
-async def camera_snapshot(camera_id: int, state: State, _user: CurrentUser) -> Response:
+async def camera_snapshot(camera_id: RowId, state: State, _user: CurrentUser) -> Response:
     """The camera's latest frame (refreshed every ``live.snapshot_s``); 404 before its first."""
     snap = state.live.supervisor.snapshot(camera_id)
     if snap is None:
@@ -108,12 +108,14 @@ async def add_camera(body: CameraCreate, state: State, user: OperatorUser) -> Ca
 
 
 @router.patch("/{camera_id}")
-async def change_camera(camera_id: int, body: CameraUpdate, state: State, user: OperatorUser) -> CameraPublic:
+async def change_camera(
+    camera_id: RowId, body: CameraUpdate, state: State, user: OperatorUser
+) -> CameraPublic:
     change = CameraChange(body.name, body.url, body.loop, body.max_fps, body.enabled)
     info = await run_in_threadpool(state.live.cameras.change, user.username, camera_id, change, body.reason)
     return _public(state.live, info)
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_camera(camera_id: int, state: State, user: OperatorUser, reason: str = "") -> None:
+async def remove_camera(camera_id: RowId, state: State, user: OperatorUser, reason: str = "") -> None:
     await run_in_threadpool(state.live.cameras.remove, user.username, camera_id, reason)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, State
+from vigil.api.deps import MAX_ROW_ID, CurrentUser, RowId, RowIdFilter, State
 from vigil.api.schemas.events import EventPagePublic, EventPublic
 from vigil.services.history import MAX_PAGE, Decision, EventFilter, EventRow
 from vigil.store.tables import EventStatus
@@ -30,9 +30,9 @@ def event_public(row: EventRow) -> EventPublic:
 async def list_events(  # noqa: PLR0917 (FastAPI passes query parameters by name)
     state: State,
     _user: CurrentUser,
-    camera_id: int | None = None,
-    watchlist_id: int | None = None,
-    person_id: int | None = None,
+    camera_id: RowIdFilter = None,
+    watchlist_id: RowIdFilter = None,
+    person_id: RowIdFilter = None,
     since: Annotated[
         datetime | None, Query(description="Tracks that started at or after (ISO, with zone).")
     ] = None,
@@ -42,7 +42,7 @@ async def list_events(  # noqa: PLR0917 (FastAPI passes query parameters by name
     decision: Annotated[Decision | None, Query(description="alert or unknown.")] = None,
     status: Annotated[EventStatus | None, Query(description="An alert's review status.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> EventPagePublic:
     """Newest first; ``total`` counts every match, for paging with ``offset``."""
     f = EventFilter(camera_id, watchlist_id, person_id, since, until, decision, status)
@@ -53,5 +53,5 @@ async def list_events(  # noqa: PLR0917 (FastAPI passes query parameters by name
 
 
 @router.get("/{event_id}")
-async def get_event(event_id: int, state: State, _user: CurrentUser) -> EventPublic:
+async def get_event(event_id: RowId, state: State, _user: CurrentUser) -> EventPublic:
     return event_public(await run_in_threadpool(state.history.get, event_id))

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, OperatorUser, State
+from vigil.api.deps import CurrentUser, OperatorUser, RowId, State
 from vigil.api.schemas.footage import JobPublic
 from vigil.services.footage_jobs import JobInfo
 
@@ -59,12 +59,12 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(job_id: int, state: State, _user: CurrentUser) -> JobPublic:
+async def get_job(job_id: RowId, state: State, _user: CurrentUser) -> JobPublic:
     return job_public(await run_in_threadpool(state.footage.get, job_id))
 
 
 @router.post("/jobs/{job_id}/cancel")
 async def cancel_job(
-    job_id: int, state: State, user: OperatorUser, reason: Annotated[str, Query(max_length=500)] = ""
+    job_id: RowId, state: State, user: OperatorUser, reason: Annotated[str, Query(max_length=500)] = ""
 ) -> JobPublic:
     return job_public(await run_in_threadpool(state.footage.cancel, user.username, job_id, reason))

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, PresentedToken, State, websocket_principal
+from vigil.api.deps import CurrentUser, PresentedToken, RowId, State, websocket_principal
 from vigil.api.state import ApiState
 from vigil.errors import NotFound, Unauthorized
 from vigil.store.tables import EventShot
@@ -73,7 +73,7 @@ async def metrics(state: State, _user: CurrentUser) -> Response:
 
 @media.get("/media/events/{event_id}/best.jpg", response_class=FileResponse)
 async def event_image(
-    event_id: int,
+    event_id: RowId,
     state: State,
     token: PresentedToken,
     exp: Annotated[int | None, Query(description="Expiry of a signed link (Unix seconds).")] = None,

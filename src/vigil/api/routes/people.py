@@ -12,7 +12,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, OperatorUser, State
+from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, State
 from vigil.api.errors import error_body
 from vigil.api.schemas.people import (
     EnrolPublic,
@@ -81,7 +81,7 @@ async def list_people(
 
 
 @router.get("/{person_id}")
-async def get_person(person_id: int, state: State, _user: CurrentUser) -> PersonDetailPublic:
+async def get_person(person_id: RowId, state: State, _user: CurrentUser) -> PersonDetailPublic:
     d = await run_in_threadpool(state.people.show, person_id)
     base = person_public(d.info)
     return PersonDetailPublic(
@@ -138,7 +138,9 @@ async def enrol_person(  # noqa: PLR0917 (form fields come by name)
     expires_at: Annotated[str, Form(max_length=40, description="YYYY-MM-DD or ISO date-time.")] = "",
     notes: Annotated[str, Form(max_length=2000)] = "",
     force: Annotated[bool, Form(description="Keep photos below the quality gate, marked weak.")] = False,
-    person_id: Annotated[int | None, Form(description="Add the photos to this enrolled person.")] = None,
+    person_id: Annotated[
+        int | None, Form(ge=1, le=MAX_ROW_ID, description="Add the photos to this enrolled person.")
+    ] = None,
     new_person: Annotated[
         bool, Form(description="Someone else than the enrolled person of this name (on another list).")
     ] = False,
@@ -165,7 +167,7 @@ async def enrol_person(  # noqa: PLR0917 (form fields come by name)
 
 @router.post("/{person_id}/lists", status_code=status.HTTP_201_CREATED)
 async def put_on_list(
-    person_id: int, body: ListEntryCreate, state: State, user: OperatorUser
+    person_id: RowId, body: ListEntryCreate, state: State, user: OperatorUser
 ) -> ListEntryPublic:
     """Put an enrolled person on another list too: one person, their photos shared by every list."""
     info = await run_in_threadpool(
@@ -178,7 +180,7 @@ async def put_on_list(
 
 @router.delete("/{person_id}/lists/{watchlist}")
 async def take_off_list(
-    person_id: int, watchlist: str, state: State, user: OperatorUser, reason: Reason
+    person_id: RowId, watchlist: str, state: State, user: OperatorUser, reason: Reason
 ) -> PersonPublic:
     """Take a person off one list; they stay enrolled, with their other lists."""
     info = await run_in_threadpool(state.people.take_off_list, user.username, person_id, watchlist, reason)
@@ -186,7 +188,7 @@ async def take_off_list(
 
 
 @router.get("/{person_id}/negatives")
-async def person_negatives(person_id: int, state: State, _user: OperatorUser) -> list[NegativePublic]:
+async def person_negatives(person_id: RowId, state: State, _user: OperatorUser) -> list[NegativePublic]:
     """The tracks rejected as "not this person": faces closer to one than to them are not named as them."""
     rows = await run_in_threadpool(FeedbackService(state.db).of_person, person_id)
     return [NegativePublic(**asdict(n)) for n in rows]
@@ -194,7 +196,7 @@ async def person_negatives(person_id: int, state: State, _user: OperatorUser) ->
 
 @router.delete("/{person_id}/negatives/{negative_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def withdraw_negative(
-    person_id: int, negative_id: int, state: State, user: OperatorUser, reason: Reason
+    person_id: RowId, negative_id: RowId, state: State, user: OperatorUser, reason: Reason
 ) -> None:
     """Withdraw a negative (the rejection was itself a mistake); audited."""
     feedback = FeedbackService(state.db)
@@ -204,19 +206,19 @@ async def withdraw_negative(
 
 
 @router.delete("/{person_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_person(person_id: int, state: State, user: OperatorUser, reason: Reason) -> None:
+async def remove_person(person_id: RowId, state: State, user: OperatorUser, reason: Reason) -> None:
     """Remove a person from every list, with their photos (files no other record uses are deleted)."""
     await run_in_threadpool(state.people.remove, user.username, person_id, reason)
 
 
 @router.get("/{person_id}/photo.jpg", response_class=FileResponse)
-async def person_face(person_id: int, state: State, _user: CurrentUser) -> FileResponse:
+async def person_face(person_id: RowId, state: State, _user: CurrentUser) -> FileResponse:
     """The aligned face of the person's best sample."""
     rel = await run_in_threadpool(state.people.face_crop, person_id)
     return FileResponse(state.media.path(rel), media_type="image/jpeg", headers=FACE_HEADERS)
 
 
 @router.get("/{person_id}/samples/{sample_id}.jpg", response_class=FileResponse)
-async def sample_face(person_id: int, sample_id: int, state: State, _user: CurrentUser) -> FileResponse:
+async def sample_face(person_id: RowId, sample_id: RowId, state: State, _user: CurrentUser) -> FileResponse:
     rel = await run_in_threadpool(state.people.face_crop, person_id, sample_id)
     return FileResponse(state.media.path(rel), media_type="image/jpeg", headers=FACE_HEADERS)

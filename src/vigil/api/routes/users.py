@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from vigil.api.deps import AdminUser, State, require
+from vigil.api.deps import AdminUser, RowId, State, require
 from vigil.api.schemas.tokens import TokenCreate, TokenIssued, TokenPublic
 from vigil.api.schemas.users import UserCreate, UserCreated, UserPublic, UserUpdate
 from vigil.api.state import ApiState
@@ -78,6 +78,6 @@ def issue_token(
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, state: State, admin: AdminUser, reason: Reason = "") -> None:
+def revoke_token(token_id: RowId, state: State, admin: AdminUser, reason: Reason = "") -> None:
     """Revoke any user's token (API or session); revoking it again changes nothing."""
     state.users.revoke_token(token_id, admin.username, reason=reason)
