@@ -9,11 +9,13 @@ and the web assets under ``/static`` are open. Every response carries the securi
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, FastAPI
 
 import vigil
 from vigil.api.deps import current_principal
-from vigil.api.errors import install_error_handlers
+from vigil.api.errors import document_errors, error_statuses, install_error_handlers
 from vigil.api.headers import SecurityHeaders
 from vigil.api.routes import (
     alerts,
@@ -55,6 +57,22 @@ def create_app(state: ApiState) -> FastAPI:
         app.include_router(router)
     for router in AUTHENTICATED:
         app.include_router(router, dependencies=[Depends(current_principal)])
+    _document_errors(app)
     app.mount(STATIC_PATH, web.static_files(), name="static")
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Make ``app``'s OpenAPI document name the error statuses each route answers (see
+    :func:`vigil.api.errors.document_errors`): clients, and the fuzzer, check answers against it."""
+    statuses = error_statuses(PUBLIC, AUTHENTICATED)
+
+    def openapi() -> dict[str, Any]:
+        fresh = app.openapi_schema is None
+        spec = FastAPI.openapi(app)
+        if fresh:
+            document_errors(spec, statuses)
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]

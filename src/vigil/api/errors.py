@@ -8,10 +8,10 @@ answered with a generic 500 (no internals leak to the client).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -69,7 +69,8 @@ ERROR_DOCS: dict[int, str] = {
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses=`` for the error statuses ``codes``, each with the ``ErrorPublic`` body."""
+    """A route's ``responses=`` for the error statuses ``codes`` it answers beyond the usual ones (those
+    :func:`route_errors` finds), each with the ``ErrorPublic`` body."""
     return {code: {"model": ErrorPublic, "description": ERROR_DOCS.get(code, "Refused.")} for code in codes}
 
 
@@ -80,35 +81,53 @@ def _calls(dependant: Dependant) -> Iterator[object]:
         yield from _calls(sub)
 
 
-def _route_errors(route: APIRoute, principal: object) -> list[int]:
+def route_errors(route: APIRoute, authenticated: bool) -> list[int]:
     """The error statuses ``route`` can answer by construction: auth, role, missing row, invalid input."""
-    calls = list(_calls(route.dependant))
-    codes: list[int] = []
-    if principal in calls:
-        codes.append(401)
-    if any(getattr(call, "__name__", "").startswith("require_") for call in calls):
+    dependant = route.dependant
+    codes = [401] if authenticated else []
+    if any(getattr(call, "__name__", "").startswith("require_") for call in _calls(dependant)):
         codes.append(403)
-    if route.dependant.path_params:
+    if dependant.path_params:
         codes.append(404)
     if route.body_field is not None:
         codes.append(400)  # a body that is not JSON (or not a form) is refused before validation
-    if route.dependant.path_params or route.dependant.query_params or route.body_field is not None:
+    if dependant.path_params or dependant.query_params or route.body_field is not None:
         codes.append(422)
     return codes
 
 
-def document_errors(app: FastAPI, principal: object) -> None:
-    """Document on every route the error statuses it can answer, with the body they really have.
+ErrorStatuses = dict[tuple[str, str], list[int]]  # (method, path) -> error statuses
 
-    Called once the routers are included (``principal`` is the authentication dependency). A route's own
-    ``responses=`` wins; FastAPI's default 422 schema (``{"detail": ...}``) is replaced by ``ErrorPublic``,
-    because that is what :func:`_invalid_request` answers.
+
+def error_statuses(public: Iterable[APIRouter], authenticated: Iterable[APIRouter]) -> ErrorStatuses:
+    """The error statuses of every operation of the routers (see :func:`route_errors`)."""
+    found: ErrorStatuses = {}
+    for routers, auth in ((public, False), (authenticated, True)):
+        for router in routers:
+            for route in router.routes:
+                if isinstance(route, APIRoute) and route.include_in_schema:
+                    for method in route.methods or ():
+                        found[(method.lower(), route.path)] = route_errors(route, auth)
+    return found
+
+
+def document_errors(spec: dict[str, Any], statuses: ErrorStatuses) -> None:
+    """Document in the OpenAPI ``spec`` the error statuses of each operation, with the body they have.
+
+    A route's own ``responses=`` wins, except FastAPI's default 422 (``{"detail": ...}``): that is not
+    what :func:`_invalid_request` answers, so it is replaced by ``ErrorPublic``.
     """
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
-            continue
-        for code, doc in error_responses(*_route_errors(route, principal)).items():
-            route.responses.setdefault(code, doc)
+    spec.setdefault("components", {}).setdefault("schemas", {})["ErrorPublic"] = (
+        ErrorPublic.model_json_schema()
+    )
+    body = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorPublic"}}}}
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            responses = operation.setdefault("responses", {})
+            for code in statuses.get((method, path), []):
+                default_422 = code == 422 and "HTTPValidationError" in str(responses.get("422"))
+                if str(code) not in responses or default_422:
+                    responses[str(code)] = {"description": ERROR_DOCS[code], **body}
 
 
 def status_of(exc: VigilError) -> int:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import SESSION_COOKIE, CurrentUser, PresentedToken, RowId, State
+from vigil.api.errors import error_responses
 from vigil.api.routes.users import user_public
 from vigil.api.schemas.auth import LoginPublic, LoginRequest, SessionPublic
 from vigil.api.schemas.tokens import TokenCreate, TokenIssued, TokenPublic
@@ -30,7 +31,7 @@ def _https(request: Request, state: State) -> bool:
     return request.url.scheme == "https" or public_url.startswith("https://")
 
 
-@public.post("/login")
+@public.post("/login", responses=error_responses(401))
 def login(body: LoginRequest, request: Request, response: Response, state: State) -> LoginPublic:
     """Sign in with a user name and password: a session token, also set as an HttpOnly cookie.
 

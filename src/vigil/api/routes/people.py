@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, State
-from vigil.api.errors import error_body
+from vigil.api.errors import error_body, error_responses
 from vigil.api.schemas.people import (
     EnrolPublic,
     EntryPublic,
@@ -125,7 +125,9 @@ def _expiry(expires_at: str) -> datetime | None:
         raise BadInput("expires_at", f"{text!r} is not a date (YYYY-MM-DD) or an ISO date-time") from exc
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=EnrolPublic)
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, response_model=EnrolPublic, responses=error_responses(404)
+)
 async def enrol_person(  # noqa: PLR0917 (form fields come by name)
     state: State,
     user: OperatorUser,
