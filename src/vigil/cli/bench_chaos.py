@@ -6,6 +6,7 @@ from __future__ import annotations
 import typer
 
 from vigil.cli.bench_chaos_disk import disk
+from vigil.cli.bench_chaos_fuzz import fuzz
 from vigil.cli.bench_chaos_inputs import inputs
 from vigil.cli.bench_chaos_kills import kills
 
@@ -14,5 +15,6 @@ chaos_app = typer.Typer(
     no_args_is_help=True,
 )
 chaos_app.command("kills")(kills)
+chaos_app.command("fuzz")(fuzz)
 chaos_app.command("inputs")(inputs)
 chaos_app.command("disk")(disk)
