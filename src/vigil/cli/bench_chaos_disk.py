@@ -26,7 +26,7 @@ def disk(
         int, typer.Option(min=4, max=1024, help="Size of the tmpfs holding the data dir.")
     ] = TMPFS_MB,
     json_out: Annotated[
-        Path | None, typer.Option("--json-out", help="Write the result to this JSON file.")
+        Path | None, typer.Option("--out", help="Write the result to this JSON file.")
     ] = None,
 ) -> None:
     """Fill the data dir's disk, then remount it read-only: every write must say so clearly (507 / 503),

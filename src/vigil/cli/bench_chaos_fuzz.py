@@ -29,7 +29,9 @@ def fuzz(
         typer.Option(min=1, max=10_000, help="Requests per operation and mode (valid, invalid)."),
     ] = 50,
     seed: Annotated[int, typer.Option(help="Seeds the requests (same seed, same run).")] = 7,
-    json_out: Annotated[Path | None, typer.Option(help="Write the result to this JSON file.")] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--out", help="Write the result to this JSON file.")
+    ] = None,
 ) -> None:
     """Fuzz the whole HTTP API in-process over a fresh SQLite store with an administrator's token, and
     count server errors and answers that break the OpenAPI document (status, content type, body)."""

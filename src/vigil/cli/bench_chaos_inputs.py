@@ -27,7 +27,7 @@ def inputs(
         int, typer.Option(help="Seeds the generator: the same seed replays the same bytes.")
     ] = 11,
     json_out: Annotated[
-        Path | None, typer.Option("--json-out", help="Write the result to this JSON file.")
+        Path | None, typer.Option("--out", help="Write the result to this JSON file.")
     ] = None,
 ) -> None:
     """Send malformed media made from the test data's photos and clips to the API, in process; exit 1 on
