@@ -65,6 +65,8 @@ ERROR_DOCS: dict[int, str] = {
     403: "The user's role is too low for this.",
     404: "What the path (or body) names does not exist.",
     422: "A parameter or the body is not valid; ``problems`` says which and why.",
+    503: "The database is unavailable, or the data dir is read-only (a change cannot be stored).",
+    507: "The disk of the data dir is full: nothing was stored; free space there and try again.",
 }
 
 
@@ -96,6 +98,14 @@ def route_errors(route: APIRoute, authenticated: bool) -> list[int]:
     return codes
 
 
+def _storage_errors(method: str, authenticated: bool) -> list[int]:
+    """An authenticated call reads the database (its token): 503 when it is unavailable; a change may
+    also meet a full disk (507)."""
+    if not authenticated:
+        return []
+    return [503] if method.upper() in {"GET", "HEAD"} else [503, 507]
+
+
 ErrorStatuses = dict[tuple[str, str], list[int]]  # (method, path) -> error statuses
 
 
@@ -107,7 +117,9 @@ def error_statuses(public: Iterable[APIRouter], authenticated: Iterable[APIRoute
             for route in router.routes:
                 if isinstance(route, APIRoute) and route.include_in_schema:
                     for method in route.methods or ():
-                        found[(method.lower(), route.path)] = route_errors(route, auth)
+                        found[(method.lower(), route.path)] = route_errors(route, auth) + _storage_errors(
+                            method, auth
+                        )
     return found
 
 
