@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from vigil.config import EnrolConfig, IngestConfig
 from vigil.embed.stills import StillEncoder
-from vigil.errors import BadInput, NotFound, StoreError
+from vigil.errors import BadInput, NotFound, StorageFull, StoreError
 from vigil.ingest.images import decode_image
 from vigil.match.gallery import Gallery, ListMembership
 from vigil.services.gate import GatedFace, examine, quality_json
@@ -222,10 +222,12 @@ class EnrolmentService:
 
     @contextmanager
     def _unless_stored(self, fresh: list[str]) -> Iterator[None]:
-        """Delete the ``fresh`` media files when the block fails to store (disk full, database error)."""
+        """Delete the ``fresh`` media files when the disk is full (they hold the space that is missing).
+        Other store errors (a locked database) leave them to the orphan sweep: deleting at once could
+        take a file from a concurrent enrolment of the same photo that did commit."""
         try:
             yield
-        except StoreError:
+        except StorageFull:
             for rel in fresh:
                 with suppress(OSError, StoreError):
                     self._media.remove(rel)
