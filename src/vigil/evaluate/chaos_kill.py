@@ -18,7 +18,6 @@ import json
 import random
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,6 +37,7 @@ from sqlalchemy import select
 from vigil.alerts.webhook import verify
 from vigil.app import build_engine, open_store
 from vigil.config import VigilConfig
+from vigil.evaluate.pg_cluster import free_port
 from vigil.services.enrol import EnrolRequest, Photo
 from vigil.services.lists import ListSettings
 from vigil.store.db import Database
@@ -245,7 +245,7 @@ def run_kills(
     rng = random.Random(settings.seed)
     receiver = Receiver(SECRET, settings.fail_ratio, settings.seed)
     hook_url = receiver.start()
-    port = _free_port()
+    port = free_port()
     raw = _settings(workdir, clip, hook_url, port, settings.cameras)
     config_path = workdir / "vigil.yaml"
     config_path.write_text(yaml.safe_dump(raw), encoding="utf-8")
@@ -287,12 +287,6 @@ def run_kills(
         receiver.stop()
         db.dispose()
     return _tally(receiver.snapshot(), alerts, counts, readded, time.monotonic() - started)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _add_camera(api: httpx.Client, name: str, clip: Path, max_fps: float) -> int:

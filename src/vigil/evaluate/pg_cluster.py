@@ -74,7 +74,8 @@ def _server_account() -> pwd.struct_passwd | None:
         raise StoreError("running as root, and there is no 'postgres' account to run PostgreSQL") from exc
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 free now (for a server this process starts next)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -169,7 +170,7 @@ class LocalCluster:
     def _start_server(self) -> None:
         """``pg_ctl start`` on a free port, retried when another process takes the port first."""
         for attempt in range(1, _START_ATTEMPTS + 1):
-            port = _free_port()
+            port = free_port()
             try:
                 self._run(
                     ["pg_ctl", "start", "-w", "-t", "60", "-o", f"-p {port}", "-D", str(self.data_dir),
