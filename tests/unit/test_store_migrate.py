@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -23,7 +24,7 @@ TABLES = {
     "alembic_version", "audit_log", "cameras", "event_reviews", "event_shots", "events", "face_samples",
     "negative_templates",
     "people", "users", "watchlist_entries", "watchlists", "api_tokens", "outbox", "user_watchlists",
-    "footage_jobs",
+    "footage_jobs", "camera_placements",
 }  # fmt: skip
 
 
@@ -49,7 +50,7 @@ def test_the_migrations_build_exactly_the_models(db_engine: Engine) -> None:
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert set(inspect(db_engine).get_table_names()) == TABLES
-    assert migrate.current(db_engine) == migrate.head() == "0010"
+    assert migrate.current(db_engine) == migrate.head() == "0011"
 
 
 def test_upgrade_is_idempotent_and_downgrade_undoes_it(db_engine: Engine) -> None:
@@ -74,7 +75,7 @@ def test_ensure_schema_creates_an_empty_database_then_leaves_it_alone(db_engine:
 def test_ensure_schema_refuses_a_database_at_another_revision(db_engine: Engine, stamped: str) -> None:
     _stamp(db_engine, stamped)
     with pytest.raises(
-        StoreError, match=rf"at revision {stamped}, this Vigil needs 0010: run `vigil db upgrade`"
+        StoreError, match=rf"at revision {stamped}, this Vigil needs 0011: run `vigil db upgrade`"
     ):
         migrate.ensure_schema(db_engine)
     assert set(inspect(db_engine).get_table_names()) == {"alembic_version"}, "nothing was created"
@@ -83,7 +84,7 @@ def test_ensure_schema_refuses_a_database_at_another_revision(db_engine: Engine,
 def test_ensure_schema_refuses_a_schema_older_than_the_code(db_engine: Engine) -> None:
     """A database at 0001 opened by a Vigil whose newest migration is 0002 is not used as it is."""
     migrate.upgrade(db_engine, "0001")
-    with pytest.raises(StoreError, match=r"at revision 0001, this Vigil needs 0010: run `vigil db upgrade`"):
+    with pytest.raises(StoreError, match=r"at revision 0001, this Vigil needs 0011: run `vigil db upgrade`"):
         migrate.ensure_schema(db_engine)
 
 
@@ -172,3 +173,18 @@ def test_0010_keeps_the_camera_ids_and_frees_a_removed_cameras_name(db_engine: E
     with db_engine.connect() as conn:
         names = conn.execute(text("SELECT name FROM cameras ORDER BY id")).scalars().all()
     assert names == ["door (removed 1)", "door"], "unique again, and the removed one says so"
+
+
+def test_0011_notifies_listeners_of_gallery_changes_on_postgresql(db_engine: Engine) -> None:
+    """Every writer's change to a list reaches a LISTEN on PostgreSQL (camera actors reload at once)."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("NOTIFY is PostgreSQL's: SQLite's processes follow the gallery by polling")
+    migrate.upgrade(db_engine)
+
+    url = db_engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute("LISTEN vigil_gallery")
+        with db_engine.begin() as conn:
+            conn.execute(text("UPDATE watchlists SET name = name WHERE false"))  # a statement, no row
+        got = list(listener.notifies(timeout=5.0, stop_after=1))
+    assert [(n.channel, n.payload) for n in got] == [("vigil_gallery", "watchlists")]

@@ -230,6 +230,18 @@ class Camera(Base):
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class CameraPlacement(Base):
+    """Where the runtime placed a running camera: its node and camera actor (migration 0011)."""
+
+    __tablename__ = "camera_placements"
+
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    node_address: Mapped[str] = mapped_column(String(255), default="")
+    actor: Mapped[str] = mapped_column(String(128))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Event(Base):
     """One track of one camera and what Vigil decided about it."""
 
