@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
 import os
 import threading
 from collections.abc import Callable
@@ -38,12 +39,15 @@ from vigil.match.thresholds import ListRule, ThresholdPolicy
 from vigil.match.track import IdentitySearch, TrackIdentifier
 from vigil.match.watchlist import Watchlist
 from vigil.model_catalogue import EmbedderSpec, model_id, spec_for
+from vigil.runtime.book import CameraRuntime
 from vigil.runtime.messages import Control, Report
 from vigil.runtime.metrics import LiveCollector
 from vigil.runtime.pipeline import SourcePipeline
+from vigil.runtime.ray_supervisor import RaySupervisor
+from vigil.runtime.ray_supervisor import connect as connect_ray
 from vigil.runtime.service import LiveService
 from vigil.runtime.supervisor import CameraSupervisor
-from vigil.runtime.worker import CameraWorker
+from vigil.runtime.worker import CameraWorker, ControlInbox, ReportSink
 from vigil.search.archive import Archive, LiveArchive
 from vigil.search.index import IvfSettings
 from vigil.search.retro import RetroSearch
@@ -59,6 +63,7 @@ from vigil.services.history import EventHistory
 from vigil.services.links import MediaLinks, load_or_create_key
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
+from vigil.services.placements import PlacementStore
 from vigil.services.reembed import check_gallery_model
 from vigil.services.retention import RetentionPurge
 from vigil.services.scopes import AlertScopes
@@ -315,7 +320,7 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     router = AlertRouter(cfg.alerts, store.policy, outbox, [s.name for s in sinks], links.event_image)
     n_workers = workers or cfg.live.workers or os.cpu_count() or 1
     cfg = cfg.model_copy(update={"live": cfg.live.model_copy(update={"workers": n_workers})})
-    supervisor = CameraSupervisor(cfg, n_workers, camera_worker_main)
+    supervisor = camera_runtime(cfg, store, n_workers)
     dispatcher = Dispatcher(outbox, sinks, cfg.alerts.delivery)
     hub = AlertHub()
     cameras = CameraService(store.db, supervisor, cfg.live.file_roots, network_policy(cfg))
@@ -339,6 +344,28 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     return live
 
 
+def camera_runtime(config: VigilConfig, store: Store, workers: int) -> CameraRuntime:
+    """The configured runtime: ``workers`` local processes, or camera actors on a Ray cluster (joined
+    here: an unreachable cluster stops the start with one clear error)."""
+    placements = PlacementStore(store.db)
+    runtime: CameraRuntime
+    if config.runtime.type == "ray":
+        ray = connect_ray(config.runtime.ray)
+        runtime = RaySupervisor(config, ray, actor_camera_worker, previous=placements.all())
+    else:
+        runtime = CameraSupervisor(config, workers, camera_worker_main)
+    placements.clear()
+    runtime.attach_placements(placements.record)
+    return runtime
+
+
+def actor_camera_worker(
+    index: int, config: VigilConfig, threads: int, control: ControlInbox, out: ReportSink
+) -> CameraWorker:
+    """The composition root of a camera actor's worker (in the actor's process, on its node)."""
+    return build_camera_worker(index, config, threads, control=control, out=out)
+
+
 def camera_worker_main(
     worker_id: int, config: VigilConfig, control: Queue[Control], out: Queue[Report]
 ) -> None:
@@ -346,16 +373,42 @@ def camera_worker_main(
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker-{worker_id} %(levelname)s %(name)s: %(message)s"
     )
-    # Cameras run in parallel across worker processes; OpenCV's and onnxruntime's own threads would only
-    # compete with the other workers for the same cores (each worker gets its share of them).
-    threads = default_threads(config.live.workers)
+    parent = mp.parent_process()
+
+    def service_alive() -> bool:
+        return parent is None or parent.is_alive()
+
+    def orphaned() -> None:
+        # Exit without waiting to flush the reports: the queue's pipe may be full, and its read end is
+        # still open in the other workers.
+        out.cancel_join_thread()
+
+    build_camera_worker(
+        worker_id, config, default_threads(config.live.workers), control=control, out=out,
+        service_alive=service_alive, on_orphaned=orphaned,
+    ).run()  # fmt: skip
+
+
+def build_camera_worker(
+    worker_id: int,
+    config: VigilConfig,
+    threads: int,
+    *,
+    control: ControlInbox,
+    out: ReportSink,
+    service_alive: Callable[[], bool] = lambda: True,
+    on_orphaned: Callable[[], None] = lambda: None,
+) -> CameraWorker:
+    """A camera worker's models, store and loop, whatever hosts it (a worker process, a Ray actor):
+    inference on ``threads`` threads (its share of the cores: cameras run in parallel workers, whose
+    OpenCV and onnxruntime threads would only compete for the same cores)."""
     engine = build_engine(config, threads)
     cv2.setNumThreads(threads)
     store = open_store(config, create=False)
-    CameraWorker(
+    return CameraWorker(
         worker_id, config, pipelines=engine, db=store.db, policy=store.policy, control=control, out=out,
-        network=network_policy(config),
-    ).run()  # fmt: skip
+        network=network_policy(config), service_alive=service_alive, on_orphaned=on_orphaned,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -270,6 +270,59 @@ class LiveConfig(_Strict):
     )
 
 
+class RayConfig(_Strict):
+    """The Ray cluster the cameras run on (``runtime.type: ray``; install ``vigil[cluster]``)."""
+
+    address: str = Field(
+        "auto",
+        min_length=1,
+        max_length=255,
+        description="The cluster to join: `auto` (the cluster this machine is a node of, started with "
+        "`ray start`), the head's `HOST:PORT` (6379 by default), or `ray://HOST:10001` (Ray Client).",
+    )
+    namespace: str = Field(
+        "vigil", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="The Ray namespace of Vigil's actors."
+    )
+    actors_per_node: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Camera actors per node, each owning a group of cameras [one per CPU of the node].",
+    )
+    max_restarts: int = Field(
+        3, ge=0, le=100, description="How often Ray starts a camera actor again after its process dies."
+    )
+    lost_after_s: float = Field(
+        4.0,
+        gt=0,
+        le=300,
+        description="A camera actor that does not answer this long is given up (with its node): its "
+        "cameras start on the other actors.",
+    )
+    connect_timeout_s: float = Field(
+        20.0, gt=0, le=600, description="How long `vigil serve` waits for the cluster at start."
+    )
+
+
+class RuntimeConfig(_Strict):
+    """Where camera workers run: processes on this machine, or actors on a Ray cluster."""
+
+    type: Literal["local", "ray"] = Field(
+        "local",
+        description="`local`: worker processes on this machine (`live.workers`); `ray`: camera actors "
+        "spread over a Ray cluster's nodes (the same stages; shared state in the database, so use "
+        "PostgreSQL).",
+    )
+    ray: RayConfig = RayConfig()
+    leader_check_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="How often a standby `vigil serve` tries to become the one that runs cameras and "
+        "deliveries (and the leader checks it still is).",
+    )
+
+
 class CameraConfig(_Strict):
     """A camera declared in the config file (cameras can also be added through the API)."""
 
@@ -481,6 +534,7 @@ class VigilConfig(_Strict):
     enrol: EnrolConfig = EnrolConfig()
     server: ServerConfig = ServerConfig()
     live: LiveConfig = LiveConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
     cameras: tuple[CameraConfig, ...] = ()
     alerts: AlertsConfig = AlertsConfig()
     search: SearchConfig = SearchConfig()

@@ -11,7 +11,7 @@ from prometheus_client.registry import Collector
 from vigil.alerts.dispatch import Dispatcher
 from vigil.alerts.hub import AlertHub
 from vigil.alerts.outbox import Outbox
-from vigil.runtime.supervisor import CameraSupervisor
+from vigil.runtime.book import CameraRuntime
 
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
 
@@ -28,7 +28,7 @@ def alert_latency(registry: CollectorRegistry) -> Histogram:
 class LiveCollector(Collector):
     def __init__(
         self,
-        supervisor: CameraSupervisor,
+        supervisor: CameraRuntime,
         dispatcher: Dispatcher,
         outbox: Outbox,
         hub: AlertHub,

@@ -16,9 +16,9 @@ from vigil.alerts.dispatch import Dispatcher
 from vigil.alerts.hub import AlertHub
 from vigil.alerts.router import Alert
 from vigil.config import VigilConfig
+from vigil.runtime.book import CameraRuntime
 from vigil.runtime.messages import CameraEvents, CameraFailed
 from vigil.runtime.metrics import alert_latency
-from vigil.runtime.supervisor import CameraSupervisor
 from vigil.search.archive import LiveArchive
 from vigil.search.retro import RetroSearch
 from vigil.services.alerts import AlertService, AlertView
@@ -36,7 +36,7 @@ class LiveService:
         self,
         *,
         config: VigilConfig,
-        supervisor: CameraSupervisor,
+        supervisor: CameraRuntime,
         recorder: EventRecorder,
         dispatcher: Dispatcher,
         hub: AlertHub,

@@ -18,11 +18,8 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 
 from vigil.config import VigilConfig
+from vigil.runtime.book import CameraRuntime, Placement, WorkerView
 from vigil.runtime.messages import (
-    CameraCounters,
-    CameraEvents,
-    CameraFailed,
-    CameraSnapshot,
     CameraSpec,
     Control,
     Report,
@@ -30,26 +27,9 @@ from vigil.runtime.messages import (
     Shutdown,
     StopCamera,
     WorkerReady,
-    WorkerStats,
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class CameraRates:
-    """Per-second rates of one camera from two successive worker reports."""
-
-    at: float
-    frames: int
-    faces: int
-    processed_fps: float = 0.0
-    faces_per_s: float = 0.0
-
-    def advance(self, at: float, frames: int, faces: int) -> CameraRates:
-        dt = at - self.at
-        fps, faces_s = max(0.0, (frames - self.frames) / dt), max(0.0, (faces - self.faces) / dt)
-        return CameraRates(at, frames, faces, fps, faces_s)
 
 
 @dataclass
@@ -61,6 +41,15 @@ class _Worker:
     ready: bool = False
     failures: int = 0  # deaths in a row before it was ever ready (a worker that cannot start)
     retry_at: float | None = None  # dead: when it is started again
+    restarts: int = 0
+
+
+LOCAL_NODE = "local"
+"""The node of the local runtime's worker processes: this machine."""
+
+
+def _worker_name(worker_id: int) -> str:
+    return f"worker-{worker_id}"
 
 
 RESTART_BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
@@ -75,35 +64,24 @@ def restart_delay(failures: int) -> float:
 WorkerMain = Callable[[int, VigilConfig, "Queue[Control]", "Queue[Report]"], None]
 
 
-class CameraSupervisor:
+class CameraSupervisor(CameraRuntime):
     """Runs cameras on ``workers`` processes started with ``worker_main``; reports go to the handlers
     given to :meth:`attach` (called on the supervisor's report thread)."""
 
     def __init__(self, config: VigilConfig, workers: int, worker_main: WorkerMain) -> None:
+        super().__init__()
         self._config = config
         self._n = workers
         self._worker_main = worker_main
-        self._on_events: Callable[[CameraEvents], None] = lambda _b: None
-        self._on_failed: Callable[[CameraFailed], None] = lambda _f: None
         self._ctx = mp.get_context("spawn")
         self._out: Queue[Report] = self._ctx.Queue()
         self._workers: dict[int, _Worker] = {}
-        self._specs: dict[int, CameraSpec] = {}
-        self._counters: dict[int, CameraCounters] = {}
-        self._rates: dict[int, CameraRates] = {}
-        self._snapshots: dict[int, CameraSnapshot] = {}
-        self._lock = threading.RLock()
+        self._last_report: dict[int, float] = {}
         self._stopping = threading.Event()  # no more restarts
         self._closed = threading.Event()  # workers gone: stop reading reports
         self._threads: list[threading.Thread] = []
-        self.restarts = 0
 
     # --- lifecycle ---------------------------------------------------------------------------------
-
-    def attach(
-        self, on_events: Callable[[CameraEvents], None], on_failed: Callable[[CameraFailed], None]
-    ) -> None:
-        self._on_events, self._on_failed = on_events, on_failed
 
     def start(self) -> None:
         for worker_id in range(self._n):
@@ -156,38 +134,26 @@ class CameraSupervisor:
             worker = min(self._workers.values(), key=lambda w: (len(w.cameras), w.worker_id))
             worker.cameras.add(spec.camera_id)
             worker.control.put(RunCamera(spec))
+        self._placed(spec.camera_id, Placement(LOCAL_NODE, LOCAL_NODE, _worker_name(worker.worker_id)))
 
     def remove(self, camera_id: int) -> None:
         with self._lock:
-            self._specs.pop(camera_id, None)
-            self._counters.pop(camera_id, None)
-            self._rates.pop(camera_id, None)
-            self._snapshots.pop(camera_id, None)
             for w in self._workers.values():
                 if camera_id in w.cameras:
                     w.cameras.discard(camera_id)
                     w.control.put(StopCamera(camera_id))
+        self._forget(camera_id)
 
-    def counters(self) -> dict[int, CameraCounters]:
+    def workers(self) -> list[WorkerView]:
+        now = time.monotonic()
         with self._lock:
-            return {cid: c for cid, c in self._counters.items() if cid in self._specs}
-
-    def rates(self) -> dict[int, CameraRates]:
-        """Frames processed and faces detected per second per camera, over the last report interval."""
-        with self._lock:
-            return {cid: r for cid, r in self._rates.items() if cid in self._specs}
-
-    def snapshot(self, camera_id: int) -> CameraSnapshot | None:
-        """The camera's latest snapshot (None before its first, or once it is stopped)."""
-        with self._lock:
-            return self._snapshots.get(camera_id) if camera_id in self._specs else None
-
-    def processed_fps(self) -> dict[int, float]:
-        return {cid: r.processed_fps for cid, r in self.rates().items()}
-
-    def running(self) -> set[int]:
-        with self._lock:
-            return set(self._specs)
+            views = []
+            for w in sorted(self._workers.values(), key=lambda w: w.worker_id):
+                last = self._last_report.get(w.worker_id)
+                lag = None if last is None else now - last
+                name, cameras = _worker_name(w.worker_id), tuple(sorted(w.cameras))
+                views.append(WorkerView(name, LOCAL_NODE, LOCAL_NODE, w.ready, cameras, w.restarts, lag))
+            return views
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -219,29 +185,16 @@ class CameraSupervisor:
                 log.exception("handling a worker report failed")
 
     def _dispatch(self, report: Report) -> None:
-        if isinstance(report, CameraEvents):
-            self._on_events(report)
-        elif isinstance(report, WorkerStats):
-            now = time.monotonic()
-            with self._lock:
-                for cid, c in report.cameras.items():
-                    before = self._rates.get(cid)
-                    if before is None:
-                        self._rates[cid] = CameraRates(now, c.frames_processed, c.faces_detected)
-                    elif now - before.at >= 0.5:
-                        self._rates[cid] = before.advance(now, c.frames_processed, c.faces_detected)
-                self._counters.update(report.cameras)
-        elif isinstance(report, WorkerReady):
-            with self._lock:
-                if report.worker_id in self._workers:
-                    self._workers[report.worker_id].ready = True
-            log.info("worker %d ready (pid %d)", report.worker_id, report.pid)
-        elif isinstance(report, CameraSnapshot):
-            with self._lock:
-                if report.camera_id in self._specs:
-                    self._snapshots[report.camera_id] = report
-        elif isinstance(report, CameraFailed):
-            self._on_failed(report)
+        worker_id = getattr(report, "worker_id", None)
+        if isinstance(worker_id, int):
+            self._last_report[worker_id] = time.monotonic()
+        super()._dispatch(report)
+
+    def _worker_ready(self, report: WorkerReady) -> None:
+        with self._lock:
+            if report.worker_id in self._workers:
+                self._workers[report.worker_id].ready = True
+        log.info("worker %d ready (pid %d)", report.worker_id, report.pid)
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.25):
@@ -264,6 +217,7 @@ class CameraSupervisor:
                 self.restarts += 1
                 fresh = self._spawn(w.worker_id)
                 with self._lock:
+                    fresh.restarts = w.restarts + 1
                     fresh.failures = w.failures
                     fresh.cameras = set(w.cameras)
                     specs = [self._specs[c] for c in w.cameras if c in self._specs]

@@ -13,15 +13,14 @@ removal by the API, or by ``vigil enroll`` in another process).
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.queues import Queue
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -69,6 +68,18 @@ class _Camera:
     last_image: Image | None = None  # of the last processed frame, for the next snapshot
 
 
+class ControlInbox(Protocol):
+    """Where the worker's orders arrive (a multiprocessing queue, or a camera actor's own queue)."""
+
+    def get_nowait(self) -> Control: ...
+
+
+class ReportSink(Protocol):
+    """Where the worker's reports go."""
+
+    def put(self, item: Report) -> None: ...
+
+
 class _GallerySync:
     """The worker's gallery, reloaded when the database says it changed."""
 
@@ -111,11 +122,15 @@ class CameraWorker:
         pipelines: SourcePipelineFactory,
         db: Database,
         policy: ThresholdPolicy,
-        control: Queue[Control],
-        out: Queue[Report],
+        control: ControlInbox,
+        out: ReportSink,
         network: NetPolicy = OPEN,
+        service_alive: Callable[[], bool] = lambda: True,
+        on_orphaned: Callable[[], None] = lambda: None,
     ) -> None:
         self._id = worker_id
+        self._service_alive = service_alive
+        self._on_orphaned = on_orphaned
         self._network = network
         self._config = config
         self._control = control
@@ -134,11 +149,10 @@ class CameraWorker:
     def run(self) -> None:
         self._out.put(WorkerReady(self._id, os.getpid()))
         next_stats = next_snapshot = time.monotonic()
-        parent = mp.parent_process()
         orphaned = False
         try:
             while self._running:
-                if parent is not None and not parent.is_alive():
+                if not self._service_alive():
                     log.warning("worker %d: the service is gone (killed?): stopping", self._id)
                     orphaned = True
                     break
@@ -158,9 +172,7 @@ class CameraWorker:
             for cam in self._cameras.values():
                 cam.reader.stop(timeout=2.0)
             if orphaned:
-                # Nobody reads the reports any more: exit without waiting to flush them (the queue's
-                # pipe may be full, and its read end is still open in the other workers).
-                self._out.cancel_join_thread()
+                self._on_orphaned()  # nobody reads the reports any more
             else:
                 for cam in self._cameras.values():
                     self._send(cam, cam.pipeline.finish())  # the tracks end with the service

@@ -1,0 +1,129 @@
+"""The cluster runtime on a real Ray cluster of three nodes on this machine (Ray's own cluster utilities:
+a head and two worker nodes of one CPU each), PostgreSQL and RTSP cameras on loopback.
+
+Cameras spread over the nodes; SIGKILL of one node's processes: its cameras stream again on the other
+nodes within 15 s, and the node's placement is gone from every camera.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.helpers import skip_unless_required
+from tests.pg import ThrowawayPostgres
+from vigil.app import actor_camera_worker
+from vigil.config import VigilConfig
+from vigil.evaluate.rtsp_server import RtspServer
+from vigil.runtime.book import Placement
+from vigil.runtime.messages import CameraEvents, CameraFailed, CameraSpec
+from vigil.runtime.ray_supervisor import RaySupervisor, connect
+from vigil.store.db import Database
+from vigil.store.migrate import ensure_schema
+
+pytestmark = pytest.mark.network
+
+MOVE_WITHIN_S = 15.0
+
+
+def _ray() -> Any:
+    try:
+        import ray.cluster_utils  # noqa: PLC0415 (the optional extra vigil[cluster])
+    except ImportError:
+        skip_unless_required("Ray is not installed: pip install 'vigil[cluster]'", "VIGIL_REQUIRE_SERVICES")
+    return ray.cluster_utils
+
+
+@pytest.fixture
+def cluster() -> Iterator[Any]:
+    utils = _ray()
+    node = {"num_cpus": 1, "include_dashboard": False}
+    head = utils.Cluster(
+        initialize_head=True, connect=False,
+        head_node_args={**node, "_system_config": {"health_check_period_ms": 1000}},
+    )  # fmt: skip
+    try:
+        head.add_node(**node)
+        head.add_node(**node)
+        head.wait_for_nodes()
+        yield head
+    finally:
+        import ray  # noqa: PLC0415
+
+        ray.shutdown()
+        head.shutdown()
+
+
+def _wait(test: Any, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while not test():
+        if time.monotonic() - start > timeout:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+def test_cameras_spread_over_nodes_and_move_when_one_dies(
+    cluster: Any, postgres: ThrowawayPostgres, rtsp_server: RtspServer
+) -> None:
+    url = postgres.new_database("cluster_runtime")
+    db = Database.from_url(url)
+    ensure_schema(db.engine)
+    config = VigilConfig.model_validate({
+        "store": {"url": url},
+        "runtime": {"type": "ray", "ray": {"address": cluster.address, "lost_after_s": 3.0}},
+        "live": {"stats_interval_s": 0.5, "snapshot_s": 0},
+    })  # fmt: skip
+    ray = connect(config.runtime.ray)
+    runtime = RaySupervisor(config, ray, actor_camera_worker)
+    events: list[CameraEvents] = []
+    failed: list[CameraFailed] = []
+    placed: list[tuple[int, Placement | None]] = []
+    runtime.attach(events.append, failed.append)
+    runtime.attach_placements(lambda cid, p: placed.append((cid, p)))
+    runtime.start()
+    try:
+        assert runtime.wait_ready(180.0), runtime.workers()
+        assert len({w.node_id for w in runtime.workers()}) == 3
+        for cid in (1, 2, 3):
+            runtime.run(CameraSpec(cid, f"cam{cid}", rtsp_server.url("hamilton")))
+
+        def streaming(cids: tuple[int, ...]) -> bool:
+            counters = runtime.counters()
+            return all(c in counters and counters[c].frames_processed > 5 for c in cids)
+
+        _wait(lambda: streaming((1, 2, 3)), 120.0, "three cameras streaming")
+        nodes = {cid: p.node_id for cid, p in runtime.placements().items()}
+        assert len(set(nodes.values())) == 3, "one camera per node"
+        head_id = ray.get_runtime_context().get_node_id()
+        victim_cam, victim_node = next((c, n) for c, n in nodes.items() if n != head_id)
+        victim = next(n for n in cluster.worker_nodes if n.node_id == victim_node)
+        before = runtime.counters()[victim_cam].frames_processed
+
+        killed = time.monotonic()
+        cluster.remove_node(victim, allow_graceful=False)  # SIGKILL of the node's processes
+
+        def moved() -> bool:
+            placement = runtime.placements().get(victim_cam)
+            counters = runtime.counters().get(victim_cam)
+            return (
+                placement is not None and placement.node_id != victim_node
+                and counters is not None and counters.frames_processed != before
+                and counters.status.state == "streaming"
+            )  # fmt: skip
+
+        _wait(moved, MOVE_WITHIN_S, f"camera {victim_cam} streaming on another node")
+        took = time.monotonic() - killed
+        assert took < MOVE_WITHIN_S
+        assert all(p.node_id != victim_node for p in runtime.placements().values())
+        assert runtime.moves >= 1 and runtime.restarts >= 1
+        assert {w.node_id for w in runtime.workers()} == set(nodes.values()) - {victim_node}
+        assert streaming((1, 2, 3))
+        assert not failed
+        print(f"camera {victim_cam} streamed again on another node {took:.1f} s after its node was killed")
+    finally:
+        runtime.stop()
+        db.dispose()
