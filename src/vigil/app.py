@@ -71,6 +71,7 @@ from vigil.services.users import Bootstrap, UserService
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.migrate import ensure_schema
+from vigil.store.notify import GALLERY, ChangeListener
 from vigil.store.paths import data_dir, database_url
 from vigil.track import IouTracker
 from vigil.track.cuts import SceneCutDetector
@@ -405,9 +406,12 @@ def build_camera_worker(
     engine = build_engine(config, threads)
     cv2.setNumThreads(threads)
     store = open_store(config, create=False)
+    changes = ChangeListener(store.db, [GALLERY])  # PostgreSQL: list changes arrive at once (SQLite: poll)
+    changes.start()
     return CameraWorker(
         worker_id, config, pipelines=engine, db=store.db, policy=store.policy, control=control, out=out,
         network=network_policy(config), service_alive=service_alive, on_orphaned=on_orphaned,
+        gallery_changed=lambda: changes.changed(GALLERY),
     )  # fmt: skip
 
 

@@ -97,9 +97,11 @@ class _GallerySync:
     def _load(self) -> Gallery:
         return load_gallery(self._db, self._model_id, self._dim)
 
-    def poll(self) -> bool:
+    def poll(self, notified: bool = False) -> bool:
+        """Reload if the gallery changed: checked every ``poll_s``, or at once when ``notified`` (a
+        PostgreSQL notification said a writer changed it)."""
         now = time.monotonic()
-        if now < self._next_poll:
+        if now < self._next_poll and not notified:
             return False
         self._next_poll = now + self._poll_s
         fingerprint = gallery_fingerprint(self._db)
@@ -127,8 +129,10 @@ class CameraWorker:
         network: NetPolicy = OPEN,
         service_alive: Callable[[], bool] = lambda: True,
         on_orphaned: Callable[[], None] = lambda: None,
+        gallery_changed: Callable[[], bool] = lambda: False,
     ) -> None:
         self._id = worker_id
+        self._gallery_changed = gallery_changed
         self._service_alive = service_alive
         self._on_orphaned = on_orphaned
         self._network = network
@@ -215,7 +219,7 @@ class CameraWorker:
     def _follow_gallery(self) -> None:
         threshold = self._gallery.threshold
         try:
-            changed = self._gallery.poll()
+            changed = self._gallery.poll(self._gallery_changed())
         except Exception:  # e.g. the database briefly unavailable: keep the gallery we have
             log.exception("worker %d: could not check the gallery for changes", self._id)
             return
