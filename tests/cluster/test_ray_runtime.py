@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from tests.helpers import skip_unless_required
 from tests.pg import ThrowawayPostgres
 from vigil.app import actor_camera_worker
+from vigil.cli import app
 from vigil.config import VigilConfig
+from vigil.evaluate.pg_cluster import free_port
 from vigil.evaluate.rtsp_server import RtspServer
 from vigil.runtime.book import Placement
 from vigil.runtime.messages import CameraEvents, CameraFailed, CameraSpec
@@ -127,3 +131,17 @@ def test_cameras_spread_over_nodes_and_move_when_one_dies(
     finally:
         runtime.stop()
         db.dispose()
+
+
+@pytest.mark.parametrize("command", [["serve"], ["cluster", "status"]])
+def test_an_unreachable_cluster_is_one_clear_line_and_exit_2(command: list[str], tmp_path: Path) -> None:
+    _ray()
+    port = free_port()
+    config = tmp_path / "vigil.yaml"
+    config.write_text(
+        f"store:\n  url: sqlite:///{tmp_path / 'v.db'}\n"
+        f"runtime:\n  type: ray\n  ray:\n    address: 127.0.0.1:{port}\n    connect_timeout_s: 2\n"
+    )
+    result = CliRunner().invoke(app, [*command, "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert f"runtime.ray.address 127.0.0.1:{port}: no Ray cluster answers there" in result.output

@@ -128,9 +128,11 @@ def test_miranda_on_an_rtsp_camera_alerts_every_channel_within_a_second(
         status = cams[0]["status"]
         assert status["state"] == "streaming" and status["frames_processed"] > 0
         assert status["fps_processed"] > 1 and status["faces_per_s"] > 0 and status["fps_in"] > 20
+        assert cams[0]["runs_on"]["node_id"] == "local" and cams[0]["runs_on"]["worker"].startswith("worker-")
         metrics = api.get("/metrics")
         assert 'vigil_camera_frames_processed_total{camera="stage"}' in metrics.text
         assert "vigil_alert_latency_seconds_count" in metrics.text
+        assert 'vigil_worker_ready{node="local",worker="worker-0"} 1.0' in metrics.text
 
 
 def test_a_camera_recovers_when_its_rtsp_server_restarts_and_alerts_keep_coming(

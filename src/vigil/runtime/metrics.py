@@ -86,6 +86,26 @@ class LiveCollector(Collector):
         restarts = CounterMetricFamily("vigil_worker_restarts", "Camera worker processes restarted.")
         restarts.add_metric([], self._supervisor.restarts)
         yield restarts
+        moves = CounterMetricFamily(
+            "vigil_camera_moves", "Cameras moved to another worker (theirs was lost, or to even the load)."
+        )
+        moves.add_metric([], self._supervisor.moves)
+        yield moves
+        labels = ["worker", "node"]
+        w_cameras = GaugeMetricFamily("vigil_worker_cameras", "Cameras per worker.", labels=labels)
+        w_ready = GaugeMetricFamily(
+            "vigil_worker_ready", "1 once the worker has loaded its models.", labels=labels
+        )
+        w_lag = GaugeMetricFamily(
+            "vigil_worker_report_age_seconds", "Seconds since the worker's last report.", labels=labels
+        )
+        for w in self._supervisor.workers():
+            key = [w.name, w.node_address or w.node_id]
+            w_cameras.add_metric(key, len(w.cameras))
+            w_ready.add_metric(key, 1.0 if w.ready else 0.0)
+            if w.lag_s is not None:
+                w_lag.add_metric(key, w.lag_s)
+        yield from (w_cameras, w_ready, w_lag)
         deliveries = CounterMetricFamily(
             "vigil_deliveries", "Alert deliveries by sink and outcome.", labels=["sink", "outcome"]
         )

@@ -10,7 +10,13 @@ from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import CurrentUser, OperatorUser, RowId, State
-from vigil.api.schemas.live import CameraCreate, CameraPublic, CameraStatusPublic, CameraUpdate
+from vigil.api.schemas.live import (
+    CameraCreate,
+    CameraPublic,
+    CameraStatusPublic,
+    CameraUpdate,
+    PlacementPublic,
+)
 from vigil.errors import NotFound
 from vigil.runtime.service import LiveService
 from vigil.services.cameras import CameraChange, CameraInfo
@@ -50,11 +56,15 @@ def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
 
 
 def _public(live: LiveService, info: CameraInfo) -> CameraPublic:
+    placed = live.supervisor.placements().get(info.id) if info.enabled else None
+    runs_on = None if placed is None else PlacementPublic(
+        node_id=placed.node_id, node_address=placed.node_address, worker=placed.actor
+    )  # fmt: skip
     return CameraPublic(
         id=info.id, name=info.name, url=info.url, enabled=info.enabled, loop=info.loop,
         max_fps=info.max_fps, from_config=info.from_config, created_at=info.created_at,
         removed_at=info.removed_at,
-        status=_status(live, info.id) if info.enabled else None,
+        status=_status(live, info.id) if info.enabled else None, runs_on=runs_on,
     )  # fmt: skip
 
 

@@ -52,6 +52,12 @@ class CameraStatusPublic(BaseModel):
     )
 
 
+class PlacementPublic(BaseModel):
+    node_id: str = Field(description="The Ray node's id; `local` for this machine's worker processes.")
+    node_address: str = Field(description="The node's IP address (`local` for the local runtime).")
+    worker: str = Field(description="The worker process or camera actor that runs the camera.")
+
+
 class CameraPublic(BaseModel):
     id: int
     name: str
@@ -65,6 +71,9 @@ class CameraPublic(BaseModel):
         None, description="When it was removed (listed with include_removed): stopped, its history kept."
     )
     status: CameraStatusPublic | None = Field(description="None while the camera is paused or starting.")
+    runs_on: PlacementPublic | None = Field(
+        None, description="Where the camera runs (None while it is paused, removed or waiting for a worker)."
+    )
 
 
 class ReviewPublic(BaseModel):
