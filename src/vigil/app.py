@@ -45,7 +45,7 @@ from vigil.runtime.metrics import LiveCollector
 from vigil.runtime.pipeline import SourcePipeline
 from vigil.runtime.ray_supervisor import RaySupervisor
 from vigil.runtime.ray_supervisor import connect as connect_ray
-from vigil.runtime.service import LiveService
+from vigil.runtime.service import LeaderRunner, LiveService
 from vigil.runtime.supervisor import CameraSupervisor
 from vigil.runtime.worker import CameraWorker, ControlInbox, ReportSink
 from vigil.search.archive import Archive, LiveArchive
@@ -69,6 +69,7 @@ from vigil.services.retention import RetentionPurge
 from vigil.services.scopes import AlertScopes
 from vigil.services.users import Bootstrap, UserService
 from vigil.store.db import Database
+from vigil.store.lease import Lease, LeaseKeeper
 from vigil.store.media import MediaStore
 from vigil.store.migrate import ensure_schema
 from vigil.store.notify import GALLERY, ChangeListener
@@ -324,7 +325,8 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     supervisor = camera_runtime(cfg, store, n_workers)
     dispatcher = Dispatcher(outbox, sinks, cfg.alerts.delivery)
     hub = AlertHub()
-    cameras = CameraService(store.db, supervisor, cfg.live.file_roots, network_policy(cfg))
+    runner = LeaderRunner(supervisor)
+    cameras = CameraService(store.db, runner, cfg.live.file_roots, network_policy(cfg))
     alerts = AlertService(store.db, router, links.event_image)
     registry = CollectorRegistry()
     keep = cfg.retention.unmatched_hours > 0
@@ -342,6 +344,10 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
         retention=RetentionPurge(store.db, store.media, cfg.retention, forget=archive.remove),
     )  # fmt: skip
     registry.register(LiveCollector(supervisor, dispatcher, outbox, hub, cameras.names))
+    check_s = cfg.runtime.leader_check_s
+    lease = Lease(store.db, "live", data_dir(cfg.store))
+    live.leader = LeaseKeeper(lease, live.lead, live.lost_lead, retry_s=check_s, check_s=check_s)
+    runner.leading = lambda: live.leading
     return live
 
 

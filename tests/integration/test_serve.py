@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -204,6 +205,50 @@ def test_an_alert_pending_when_vigil_is_killed_is_delivered_after_it_restarts(
     assert ids.count(key) >= 2, "retried under the same idempotency key"
     assert len([i for i, _ in flaky_receiver.accepted if i == key]) == 1
     assert again.token is None, "the second start creates no new administrator"
+
+
+def test_a_standby_serve_takes_over_cameras_and_deliveries_when_the_leader_is_killed(
+    tmp_path: Path,
+    engine: Engine,
+    model_dir: Path,
+    refs: Path,
+    rtsp_server: RtspServer,
+    flaky_receiver: FlakyReceiver,
+) -> None:
+    """Two `vigil serve` on one store: one leads (cameras, deliveries), the other serves the API and stands
+    by. SIGKILL of the leader: the standby delivers its backlog within 10 s and runs the cameras."""
+    flaky_receiver.fail_ratio = 1.0
+    settings = _settings(
+        tmp_path, model_dir,
+        webhooks=[{"name": "ops", "url": flaky_receiver.url, "secret": WEBHOOK_SECRET}],
+        delivery={"initial_backoff_s": 0.2, "max_backoff_s": 0.5},
+    )  # fmt: skip
+    _enrol_miranda(settings, engine, refs, Review.ACKNOWLEDGE)
+    leader = VigilServer(tmp_path / "leader", settings)
+    leader.start()
+    standby = VigilServer(tmp_path / "standby", settings)
+    try:
+        standby.start()
+        api = standby.client(leader.token)  # one store: the leader's first-start token works on both
+        camera = api.post("/cameras", json={"name": "stage", "url": rtsp_server.url(MOUNT)}).json()
+        with leader.alerts_socket() as ws:  # added through the standby, run by the leader
+            alert, _ = wait_for_alert(ws, MIRANDA, timeout_s=90)
+        key = f"alert-{alert['alert_id']}"
+        wait_until(lambda: any(r.id == key for r in flaky_receiver.seen()), 30, "a failed first attempt")
+        assert api.get(f"/cameras/{camera['id']}").json()["runs_on"] is None, "the standby runs no camera"
+        leader.kill()
+        flaky_receiver.fail_ratio = 0.0
+        killed = time.monotonic()
+        wait_until(lambda: any(i == key for i, _ in flaky_receiver.accepted), 10, "the standby's delivery")
+        took = time.monotonic() - killed
+        wait_until(
+            lambda: (api.get(f"/cameras/{camera['id']}").json()["status"] or {}).get("state") == "streaming",
+            60, "the camera streaming on the former standby",
+        )  # fmt: skip
+        print(f"the standby delivered the backlog {took:.1f} s after the leader was killed")
+    finally:
+        standby.stop()
+        leader.stop()
 
 
 def test_serve_refuses_a_bad_camera_in_its_config_with_a_clear_error(tmp_path: Path, model_dir: Path) -> None:

@@ -7,8 +7,11 @@ then the cameras. Stop order is the reverse. Everything is built by :func:`vigil
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -17,7 +20,7 @@ from vigil.alerts.hub import AlertHub
 from vigil.alerts.router import Alert
 from vigil.config import VigilConfig
 from vigil.runtime.book import CameraRuntime
-from vigil.runtime.messages import CameraEvents, CameraFailed
+from vigil.runtime.messages import CameraEvents, CameraFailed, CameraSpec
 from vigil.runtime.metrics import alert_latency
 from vigil.search.archive import LiveArchive
 from vigil.search.retro import RetroSearch
@@ -27,8 +30,28 @@ from vigil.services.events import EventRecorder
 from vigil.services.gallery import FreshGallery
 from vigil.services.links import MediaLinks
 from vigil.services.retention import RetentionPurge
+from vigil.store.lease import LeaseKeeper
 
 log = logging.getLogger(__name__)
+
+CAMERA_FOLLOW_S = 2.0  # how often the leader reads the cameras that should run
+
+
+class LeaderRunner:
+    """The camera runner the API uses: the runtime itself while this process leads; nothing on a standby,
+    whose camera changes reach the leader through the database (it follows them every few seconds)."""
+
+    def __init__(self, runtime: CameraRuntime) -> None:
+        self._runtime = runtime
+        self.leading: Callable[[], bool] = lambda: True
+
+    def run(self, spec: CameraSpec) -> None:
+        if self.leading():
+            self._runtime.run(spec)
+
+    def remove(self, camera_id: int) -> None:
+        if self.leading():
+            self._runtime.remove(camera_id)
 
 
 class LiveService:
@@ -48,7 +71,13 @@ class LiveService:
         gallery: FreshGallery,
         retro: RetroSearch,
         retention: RetentionPurge,
+        leader: LeaseKeeper | None = None,
     ) -> None:
+        self.leader = leader
+        self._leading = False
+        self._lead_lock = threading.Lock()
+        self._ready_timeout_s = 120.0
+        self._follower: threading.Thread | None = None
         self.config = config
         self.supervisor = supervisor
         self.recorder = recorder
@@ -76,24 +105,81 @@ class LiveService:
         self.started_at = 0.0
 
     def start(self, ready_timeout_s: float = 120.0) -> None:
+        """Check the config's cameras, then lead (run cameras, deliveries, retention) if no other
+        ``vigil serve`` on this database does; else stand by, serving the API, and lead once it is gone.
+
+        Raises:
+            VigilError: a camera of the config file is wrong, or leading failed to start.
+        """
         self.started_at = time.time()
+        self.cameras.sync_config(self.config.cameras)
+        self._ready_timeout_s = ready_timeout_s
+        if self.leader is None:
+            self.lead()
+            return
+        if self.leader.lease.try_acquire():
+            self.lead()
+        else:
+            log.info("another vigil serve runs the cameras and deliveries (%s): standing by", self._holder())
+        self.leader.start()
+
+    @property
+    def leading(self) -> bool:
+        return self._leading
+
+    def _holder(self) -> str:
+        holder = self.leader.lease.holder() if self.leader is not None else None
+        return holder.describe() if holder is not None else "unknown holder"
+
+    def lead(self) -> None:
+        with self._lead_lock:
+            if self._leading:
+                return
+            self._leading = True
         self.dispatcher.start()
         self.supervisor.start()
-        if not self.supervisor.wait_ready(ready_timeout_s):
-            log.warning("camera workers not ready after %.0f s; cameras start when they are", ready_timeout_s)
-        self.cameras.sync_config(self.config.cameras)
+        if not self.supervisor.wait_ready(self._ready_timeout_s):
+            log.warning(
+                "camera workers not ready after %.0f s; cameras start when they are", self._ready_timeout_s
+            )
         n = self.cameras.start_all()
         self._stop_purging.clear()
         self._purger = threading.Thread(target=self._purge_now_and_then, name="vigil-retention", daemon=True)
         self._purger.start()
-        log.info("live service started: %d cameras", n)
+        self._follower = threading.Thread(target=self._follow_cameras, name="vigil-cameras", daemon=True)
+        self._follower.start()
+        log.info("live service leading: %d cameras", n)
+
+    def lost_lead(self) -> None:
+        """The lease is gone (the database connection broke): another process may lead now. Stop at once,
+        rather than run cameras and deliveries twice; the process manager starts this one again."""
+        log.critical("lost the leader lease: stopping this vigil serve so that cameras never run twice")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def _follow_cameras(self) -> None:
+        """Cameras changed by another process (a standby's API, another host) start, change and stop here."""
+        while not self._stop_purging.wait(CAMERA_FOLLOW_S):
+            try:
+                want = self.cameras.enabled_specs()
+            except Exception:
+                log.exception("could not read the cameras")
+                continue
+            for cid in self.supervisor.running() - set(want):
+                self.supervisor.remove(cid)
+            for cid, spec in want.items():
+                if self.supervisor.spec(cid) != spec:
+                    self.supervisor.run(spec)
 
     def stop(self) -> None:
         self._stop_purging.set()
-        self.supervisor.stop()
-        self.dispatcher.stop()
-        if self._purger is not None:
-            self._purger.join(10.0)
+        if self._leading:
+            self.supervisor.stop()
+            self.dispatcher.stop()
+        if self.leader is not None:
+            self.leader.stop()
+        for thread in (self._purger, self._follower):
+            if thread is not None:
+                thread.join(10.0)
 
     def _purge_now_and_then(self) -> None:
         """The retention purge at start, then every ``retention.purge_every_s``."""

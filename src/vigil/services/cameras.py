@@ -169,12 +169,16 @@ class CameraService:
                 )  # fmt: skip
 
     def start_all(self) -> int:
-        with self._db.read() as s:
-            query = select(Camera).where(Camera.enabled, ~Camera.virtual, IN_USE)
-            specs = [spec_of(c) for c in s.scalars(query)]
-        for spec in specs:
+        specs = self.enabled_specs()
+        for spec in specs.values():
             self._runner.run(spec)
         return len(specs)
+
+    def enabled_specs(self) -> dict[int, CameraSpec]:
+        """The cameras that should run now, as the database says (whichever process changed them)."""
+        with self._db.read() as s:
+            query = select(Camera).where(Camera.enabled, ~Camera.virtual, IN_USE)
+            return {c.id: spec_of(c) for c in s.scalars(query)}
 
     def all(self, *, include_footage: bool = False, include_removed: bool = False) -> list[CameraInfo]:
         """The live cameras (and, with ``include_footage``, the virtual cameras of recorded footage; with
