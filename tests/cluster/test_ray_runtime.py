@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from tests.helpers import skip_unless_required
 from tests.pg import ThrowawayPostgres
-from vigil.app import actor_camera_worker
+from vigil.app import Engine, actor_camera_worker, open_store
 from vigil.cli import app
 from vigil.config import VigilConfig
 from vigil.evaluate.pg_cluster import free_port
@@ -25,8 +25,11 @@ from vigil.evaluate.rtsp_server import RtspServer
 from vigil.runtime.book import Placement
 from vigil.runtime.messages import CameraEvents, CameraFailed, CameraSpec
 from vigil.runtime.ray_supervisor import RaySupervisor, connect
+from vigil.services.enrol import EnrolRequest, Photo
+from vigil.services.lists import ListSettings
 from vigil.store.db import Database
 from vigil.store.migrate import ensure_schema
+from vigil.store.tables import Severity
 
 pytestmark = pytest.mark.network
 
@@ -70,8 +73,25 @@ def _wait(test: Any, timeout: float, what: str) -> float:
     return time.monotonic() - start
 
 
+def _enrolment_reaches_every_actor(
+    runtime: RaySupervisor, config: VigilConfig, engine: Engine, refs: Path
+) -> None:
+    """A person enrolled by another process (this one) reaches every camera actor within 2 s."""
+    assert len(runtime.gallery_sizes()) == 3 and set(runtime.gallery_sizes().values()) == {0}
+    store = open_store(config)
+    store.lists.create("test", "vip", ListSettings(severity=Severity.HIGH), "cluster test")
+    photo = refs / "ageitgey_lin-manuel-miranda.png"
+    who = "Lin-Manuel Miranda"
+    request = EnrolRequest("vip", who, "cluster test", (Photo(photo.name, photo.read_bytes()),))
+    store.enrolment(engine).enrol("test", request)
+    took = _wait(lambda: set(runtime.gallery_sizes().values()) == {1}, 10.0, "the enrolment in every actor")
+    print(f"an enrolment reached all 3 camera actors {took:.2f} s after its commit")
+    assert took < 2.0 + config.live.stats_interval_s, "2 s, plus at most one stats report's wait"
+    store.db.dispose()
+
+
 def test_cameras_spread_over_nodes_and_move_when_one_dies(
-    cluster: Any, postgres: ThrowawayPostgres, rtsp_server: RtspServer
+    cluster: Any, postgres: ThrowawayPostgres, rtsp_server: RtspServer, engine: Engine, refs: Path
 ) -> None:
     url = postgres.new_database("cluster_runtime")
     db = Database.from_url(url)
@@ -79,7 +99,8 @@ def test_cameras_spread_over_nodes_and_move_when_one_dies(
     config = VigilConfig.model_validate({
         "store": {"url": url},
         "runtime": {"type": "ray", "ray": {"address": cluster.address, "lost_after_s": 3.0}},
-        "live": {"stats_interval_s": 0.5, "snapshot_s": 0},
+        # The poll is slowed to a minute: a list change must reach the actors by NOTIFY.
+        "live": {"stats_interval_s": 0.5, "snapshot_s": 0, "gallery_poll_s": 60},
     })  # fmt: skip
     ray = connect(config.runtime.ray)
     runtime = RaySupervisor(config, ray, actor_camera_worker)
@@ -100,6 +121,8 @@ def test_cameras_spread_over_nodes_and_move_when_one_dies(
             return all(c in counters and counters[c].frames_processed > 5 for c in cids)
 
         _wait(lambda: streaming((1, 2, 3)), 120.0, "three cameras streaming")
+
+        _enrolment_reaches_every_actor(runtime, config, engine, refs)
         nodes = {cid: p.node_id for cid, p in runtime.placements().items()}
         assert len(set(nodes.values())) == 3, "one camera per node"
         head_id = ray.get_runtime_context().get_node_id()

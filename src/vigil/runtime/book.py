@@ -84,6 +84,7 @@ class CameraRuntime(ABC):
         self._rates: dict[int, CameraRates] = {}
         self._snapshots: dict[int, CameraSnapshot] = {}
         self._placements: dict[int, Placement] = {}
+        self._gallery_sizes: dict[int, int] = {}  # by worker: identities in its gallery at its last report
         self._lock = threading.RLock()
         self.restarts = 0  # workers started again after they died (or were lost with their node)
         self.moves = 0  # cameras moved to another worker (its worker lost, or to balance the load)
@@ -150,6 +151,11 @@ class CameraRuntime(ABC):
         with self._lock:
             return dict(self._placements)
 
+    def gallery_sizes(self) -> dict[int, int]:
+        """Identities each worker's gallery held at its last report (by worker index)."""
+        with self._lock:
+            return dict(self._gallery_sizes)
+
     def spec(self, camera_id: int) -> CameraSpec | None:
         with self._lock:
             return self._specs.get(camera_id)
@@ -193,6 +199,7 @@ class CameraRuntime(ABC):
                     elif now - before.at >= 0.5:
                         self._rates[cid] = before.advance(now, c.frames_processed, c.faces_detected)
                 self._counters.update(report.cameras)
+                self._gallery_sizes[report.worker_id] = report.gallery_size
         elif isinstance(report, WorkerReady):
             self._worker_ready(report)
         elif isinstance(report, CameraSnapshot):
