@@ -19,6 +19,7 @@ from vigil.alerts.dispatch import Dispatcher
 from vigil.alerts.hub import AlertHub
 from vigil.alerts.mqtt import MqttSink
 from vigil.alerts.outbox import Outbox
+from vigil.alerts.relay import AlertRelay
 from vigil.alerts.router import AlertRouter
 from vigil.alerts.sink import Sink
 from vigil.alerts.webhook import WebhookSink
@@ -342,6 +343,7 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
         config=cfg, supervisor=supervisor, recorder=recorder, dispatcher=dispatcher, hub=hub, cameras=cameras,
         alerts=alerts, registry=registry, links=links, archive=archive, gallery=gallery, retro=retro,
         retention=RetentionPurge(store.db, store.media, cfg.retention, forget=archive.remove),
+        relay=AlertRelay(store.db, hub),
     )  # fmt: skip
     registry.register(LiveCollector(supervisor, dispatcher, outbox, hub, cameras.names))
     check_s = cfg.runtime.leader_check_s

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from vigil.alerts.dispatch import Dispatcher
 from vigil.alerts.hub import AlertHub
+from vigil.alerts.relay import AlertRelay
 from vigil.alerts.router import Alert
 from vigil.config import VigilConfig
 from vigil.runtime.book import CameraRuntime
@@ -72,6 +73,7 @@ class LiveService:
         retro: RetroSearch,
         retention: RetentionPurge,
         leader: LeaseKeeper | None = None,
+        relay: AlertRelay | None = None,
     ) -> None:
         self.leader = leader
         self._leading = False
@@ -83,6 +85,7 @@ class LiveService:
         self.recorder = recorder
         self.dispatcher = dispatcher
         self.hub = hub
+        self.relay = relay  # WebSocket messages to the other API processes too (PostgreSQL)
         self.cameras = cameras
         self.alerts = alerts
         self.camera_errors: dict[int, str] = {}  # cameras a worker could not start, and why
@@ -113,6 +116,8 @@ class LiveService:
         """
         self.started_at = time.time()
         self.cameras.sync_config(self.config.cameras)
+        if self.relay is not None:
+            self.relay.start()
         self._ready_timeout_s = ready_timeout_s
         if self.leader is None:
             self.lead()
@@ -126,6 +131,12 @@ class LiveService:
     @property
     def leading(self) -> bool:
         return self._leading
+
+    def _publish(self, message: dict[str, object]) -> None:
+        if self.relay is not None:
+            self.relay.publish(message)
+        else:
+            self.hub.publish(message)
 
     def _holder(self) -> str:
         holder = self.leader.lease.holder() if self.leader is not None else None
@@ -177,6 +188,8 @@ class LiveService:
             self.dispatcher.stop()
         if self.leader is not None:
             self.leader.stop()
+        if self.relay is not None:
+            self.relay.stop()
         for thread in (self._purger, self._follower):
             if thread is not None:
                 thread.join(10.0)
@@ -209,7 +222,7 @@ class LiveService:
         """Search the archive for a person just put on a list; announce the retro-alerts raised."""
         raised = self.retro.run(person_id)
         for alert in raised:
-            self.hub.publish(alert.payload())  # not an alert latency: the sighting is old by design
+            self._publish(alert.payload())  # not an alert latency: the sighting is old by design
         if raised:
             self.dispatcher.wake()
         return len(raised)
@@ -218,11 +231,11 @@ class LiveService:
         self.camera_errors[failure.camera_id] = failure.error
 
     def on_alert_change(self, view: AlertView) -> None:
-        self.hub.publish(alert_message(view, "alert.updated"))
+        self._publish(alert_message(view, "alert.updated"))
         self.dispatcher.wake()
 
     def _announce(self, alert: Alert) -> None:
-        self.hub.publish(alert.payload())
+        self._publish(alert.payload())
         latency = time.time() - alert.seen_at.timestamp()
         self._latency.observe(latency)
         log.info(
