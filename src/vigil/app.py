@@ -63,6 +63,7 @@ from vigil.services.gallery import FreshGallery, gallery_fingerprint, load_galle
 from vigil.services.history import EventHistory
 from vigil.services.links import MediaLinks, load_or_create_key
 from vigil.services.lists import ListService
+from vigil.services.login_throttle import SharedLoginThrottle
 from vigil.services.people import PeopleService
 from vigil.services.placements import PlacementStore
 from vigil.services.reembed import check_gallery_model
@@ -476,7 +477,9 @@ def build_server(config: VigilConfig, workers: int | None = None) -> Server:
     store = open_store(config)
     model, _ = embedder_identity(config)
     check_gallery_model(store.db, model, embedder_name(config))
-    users = UserService(store.db, config.server.session_hours)
+    # Several API processes may share a PostgreSQL store: the brake on guessing counts across them.
+    throttle = SharedLoginThrottle(store.db) if store.db.engine.dialect.name == "postgresql" else None
+    users = UserService(store.db, config.server.session_hours, throttle=throttle)
     bootstrap = users.bootstrap_admin()
     live = build_live(config, store, workers)
     state = build_api_state(config, store, users, live)

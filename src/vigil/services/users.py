@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import Protocol
 
 from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -164,6 +165,16 @@ def _end_sessions(s: Session, user_id: int, now: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+class SignInBrake(Protocol):
+    """Counts failed sign-ins per name and locks it after too many (in memory, or shared by processes)."""
+
+    def locked_until(self, name: str, now: datetime) -> datetime | None: ...
+
+    def failed(self, name: str, now: datetime) -> bool: ...
+
+    def succeeded(self, name: str) -> None: ...
+
+
 class UserService:
     """Users and their credentials over one database.
 
@@ -180,14 +191,14 @@ class UserService:
         session_hours: float,
         *,
         clock: Callable[[], datetime] = _utcnow,
-        throttle: LoginThrottle | None = None,
+        throttle: SignInBrake | None = None,
     ) -> None:
         if not session_hours > 0:
             raise ConfigError(f"server.session_hours must be positive, not {session_hours}")
         self._db = db
         self.session = timedelta(hours=session_hours)
         self._now = clock
-        self._throttle = throttle or LoginThrottle()
+        self._throttle: SignInBrake = throttle or LoginThrottle()
 
     @cached_property
     def _decoy_hash(self) -> str:
