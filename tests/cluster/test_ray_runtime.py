@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 
 from tests.helpers import skip_unless_required
 from tests.pg import ThrowawayPostgres
+from tests.rtsp import MOUNT
+from tests.serve_kit import VigilServer, wait_for_alert
 from vigil.app import Engine, actor_camera_worker, open_store
 from vigil.cli import app
 from vigil.config import VigilConfig
@@ -168,3 +170,31 @@ def test_an_unreachable_cluster_is_one_clear_line_and_exit_2(command: list[str],
     result = CliRunner().invoke(app, [*command, "--config", str(config)])
     assert result.exit_code == 2, result.output
     assert f"runtime.ray.address 127.0.0.1:{port}: no Ray cluster answers there" in result.output
+
+
+def test_vigil_serve_on_the_cluster_alerts_and_says_where_each_camera_runs(
+    cluster: Any, postgres: ThrowawayPostgres, rtsp_server: RtspServer, engine: Engine, refs: Path,
+    model_dir: Path, tmp_path: Path,
+) -> None:  # fmt: skip
+    settings: dict[str, Any] = {
+        "model_dir": str(model_dir),
+        "store": {"url": postgres.new_database("cluster_serve"), "data_dir": str(tmp_path / "data")},
+        "runtime": {"type": "ray", "ray": {"address": cluster.address}},
+        "live": {"stats_interval_s": 0.5},
+        "alerts": {"cooldown_s": 0},
+    }
+    store = open_store(VigilConfig.model_validate(settings))
+    store.lists.create("test", "vip", ListSettings(severity=Severity.HIGH), "cluster test")
+    photo = refs / "ageitgey_lin-manuel-miranda.png"
+    who = "Lin-Manuel Miranda"
+    request = EnrolRequest("vip", who, "e2e", (Photo(photo.name, photo.read_bytes()),))
+    store.enrolment(engine).enrol("test", request)
+    store.db.dispose()
+    with VigilServer(tmp_path / "serve", settings) as vigil, vigil.alerts_socket() as ws:
+        api = vigil.client()
+        camera = api.post("/cameras", json={"name": "stage", "url": rtsp_server.url(MOUNT)}).json()
+        alert, _ = wait_for_alert(ws, who, timeout_s=120)
+        assert alert["camera"] == "stage"
+        runs_on = api.get(f"/cameras/{camera['id']}").json()["runs_on"]
+        assert runs_on["node_id"] != "local" and runs_on["worker"].startswith("cam-"), runs_on
+        assert 'vigil_worker_ready{node="' in api.get("/metrics").text
