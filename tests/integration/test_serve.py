@@ -168,6 +168,19 @@ def test_a_camera_recovers_when_its_rtsp_server_restarts_and_alerts_keep_coming(
         assert api.get(f"/cameras/{camera['id']}").json()["status"]["last_error"], "the outage is reported"
 
 
+def _miranda_with_a_webhook(
+    tmp_path: Path, model_dir: Path, engine: Engine, refs: Path, receiver: FlakyReceiver
+) -> dict[str, Any]:
+    """Settings with one webhook retried fast, and Miranda enrolled on a list."""
+    settings = _settings(
+        tmp_path, model_dir,
+        webhooks=[{"name": "ops", "url": receiver.url, "secret": WEBHOOK_SECRET}],
+        delivery={"initial_backoff_s": 0.2, "max_backoff_s": 0.5},
+    )  # fmt: skip
+    _enrol_miranda(settings, engine, refs, Review.ACKNOWLEDGE)
+    return settings
+
+
 def test_an_alert_pending_when_vigil_is_killed_is_delivered_after_it_restarts(
     tmp_path: Path,
     engine: Engine,
@@ -177,12 +190,7 @@ def test_an_alert_pending_when_vigil_is_killed_is_delivered_after_it_restarts(
     flaky_receiver: FlakyReceiver,
 ) -> None:
     flaky_receiver.fail_ratio = 1.0  # the receiver is down while Vigil raises the alert
-    settings = _settings(
-        tmp_path, model_dir,
-        webhooks=[{"name": "ops", "url": flaky_receiver.url, "secret": WEBHOOK_SECRET}],
-        delivery={"initial_backoff_s": 0.2, "max_backoff_s": 0.5},
-    )  # fmt: skip
-    _enrol_miranda(settings, engine, refs, Review.ACKNOWLEDGE)
+    settings = _miranda_with_a_webhook(tmp_path, model_dir, engine, refs, flaky_receiver)
     vigil = VigilServer(tmp_path / "serve", settings)
     vigil.start()
     try:
@@ -218,12 +226,7 @@ def test_a_standby_serve_takes_over_cameras_and_deliveries_when_the_leader_is_ki
     """Two `vigil serve` on one store: one leads (cameras, deliveries), the other serves the API and stands
     by. SIGKILL of the leader: the standby delivers its backlog within 10 s and runs the cameras."""
     flaky_receiver.fail_ratio = 1.0
-    settings = _settings(
-        tmp_path, model_dir,
-        webhooks=[{"name": "ops", "url": flaky_receiver.url, "secret": WEBHOOK_SECRET}],
-        delivery={"initial_backoff_s": 0.2, "max_backoff_s": 0.5},
-    )  # fmt: skip
-    _enrol_miranda(settings, engine, refs, Review.ACKNOWLEDGE)
+    settings = _miranda_with_a_webhook(tmp_path, model_dir, engine, refs, flaky_receiver)
     leader = VigilServer(tmp_path / "leader", settings)
     leader.start()
     standby = VigilServer(tmp_path / "standby", settings)
