@@ -364,8 +364,7 @@ def camera_runtime(config: VigilConfig, store: Store, workers: int) -> CameraRun
         runtime = RaySupervisor(config, ray, actor_camera_worker, previous=placements.all())
     else:
         runtime = CameraSupervisor(config, workers, camera_worker_main)
-    placements.clear()
-    runtime.attach_placements(placements.record)
+    runtime.attach_placements(placements.record, reset=placements.clear)
     return runtime
 
 

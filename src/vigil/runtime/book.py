@@ -79,6 +79,7 @@ class CameraRuntime(ABC):
         self._on_events: Callable[[CameraEvents], None] = lambda _b: None
         self._on_failed: Callable[[CameraFailed], None] = lambda _f: None
         self._on_placed: PlacementSink = lambda _c, _p: None
+        self._reset_placements: Callable[[], None] = lambda: None
         self._specs: dict[int, CameraSpec] = {}
         self._counters: dict[int, CameraCounters] = {}
         self._rates: dict[int, CameraRates] = {}
@@ -98,9 +99,17 @@ class CameraRuntime(ABC):
     ) -> None:
         self._on_events, self._on_failed = on_events, on_failed
 
-    def attach_placements(self, on_placed: PlacementSink) -> None:
-        """Tell ``on_placed`` where each camera runs from now on (e.g. to keep it in the database)."""
+    def attach_placements(self, on_placed: PlacementSink, reset: Callable[[], None] = lambda: None) -> None:
+        """Tell ``on_placed`` where each camera runs from now on (e.g. to keep it in the database);
+        ``reset`` forgets the last run's placements, when this runtime starts leading."""
         self._on_placed = on_placed
+        self._reset_placements = reset
+
+    def reset_placements(self) -> None:
+        try:
+            self._reset_placements()
+        except Exception:
+            log.exception("could not forget the last run's camera placements")
 
     @abstractmethod
     def start(self) -> None: ...

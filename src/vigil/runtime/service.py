@@ -148,6 +148,7 @@ class LiveService:
                 return
             self._leading = True
         self.dispatcher.start()
+        self.supervisor.reset_placements()  # a standby must not wipe the leader's: only now
         self.supervisor.start()
         if not self.supervisor.wait_ready(self._ready_timeout_s):
             log.warning(
