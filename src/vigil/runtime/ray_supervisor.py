@@ -27,7 +27,7 @@ from typing import Any
 from vigil.config import RayConfig, VigilConfig
 from vigil.errors import ConfigError, VigilError
 from vigil.runtime.book import CameraRuntime, Placement, WorkerView
-from vigil.runtime.messages import RunCamera, StopCamera
+from vigil.runtime.messages import CameraSpec, RunCamera, StopCamera
 from vigil.runtime.placement import least_loaded, rebalance
 from vigil.runtime.ray_actor import ActorHello, ActorWorkerFactory, CameraActor, Drained
 
@@ -180,7 +180,7 @@ class RaySupervisor(CameraRuntime):
 
     # --- cameras -----------------------------------------------------------------------------------
 
-    def run(self, spec: Any) -> None:
+    def run(self, spec: CameraSpec) -> None:
         with self._lock:
             self._remove_locked(spec.camera_id)
             self._specs[spec.camera_id] = spec
@@ -281,11 +281,8 @@ class RaySupervisor(CameraRuntime):
         for ref in done:
             self._answered(waiting[ref], ref)
         self._check_lost(time.monotonic())
-        if not done:
-            return
-        if len(done) < len(waiting):
-            return
-        self._stopping.wait(TICK_S)
+        if len(done) == len(waiting):  # every actor answered at once: pause before asking again
+            self._stopping.wait(TICK_S)
 
     def _answered(self, actor: _Actor, ref: Any) -> None:
         now = time.monotonic()
