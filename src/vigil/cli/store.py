@@ -39,6 +39,7 @@ from vigil.services.feedback import FeedbackService
 from vigil.services.gallery import ORPHAN_MIN_AGE_S, sweep_orphans
 from vigil.services.lists import ListInfo, ListSettings
 from vigil.services.reembed import Reembedder
+from vigil.services.reembed_archive import ArchiveReembedder
 from vigil.services.retention import RetentionPurge
 from vigil.store import audit, migrate
 from vigil.store.tables import Review, Severity
@@ -103,7 +104,8 @@ def db_reembed(
     config: ConfigOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:
-    """Embed every enrolment photo again with MODEL, beside the vectors it has (no re-enrolment).
+    """Embed every enrolment photo, and every archived track's kept best shots, again with MODEL, beside
+    the vectors they have (no re-enrolment).
 
     Resumable: a run stopped at any point goes on from where it stopped. The old vectors keep serving
     until the configuration names MODEL; `vigil serve` refuses a gallery that is not complete for its model.
@@ -119,12 +121,27 @@ def db_reembed(
         store = open_store(cfg)
         engine = build_engine(cfg)
         job = Reembedder(store.db, store.media, engine.stills, cfg.ingest, cfg.enrol)
-        with progress_bar(err, f"re-embedding with {engine.model_id}") as bar:
+        with progress_bar(err, f"re-embedding the gallery with {engine.model_id}") as bar:
             task = bar.add_task("reembed", total=job.pending())
             report = job.run(
                 actor_of(actor), reason, lambda done, n: bar.update(task, completed=done, total=n)
             )
+        archive = ArchiveReembedder(store.db, store.media, engine.stills, cfg.ingest)
+        with progress_bar(err, f"re-embedding archived tracks with {engine.model_id}") as bar:
+            task = bar.add_task("archive", total=archive.pending())
+            kept = archive.run(
+                actor_of(actor), reason, lambda done, n: bar.update(task, completed=done, total=n)
+            )
     console.print(f"{report.embedded} photos embedded with {report.model_id} ({report.total} were missing)")
+    console.print(
+        f"{kept.embedded} archived tracks embedded again from their kept best shots ({kept.total} were "
+        f"missing; {kept.negatives} 'not this person' negatives carried over)"
+    )
+    if kept.kept_old:
+        console.print(
+            f"{len(kept.kept_old)} archived tracks stay searchable only under their own model "
+            "(no best shot of theirs shows a face found again); searches say how many"
+        )
     for sample_id, why in report.failed:
         err.print(f"[yellow]sample {sample_id}:[/] {why} (remove the photo or enrol the person again)")
     if not report.complete:

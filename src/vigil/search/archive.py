@@ -1,8 +1,10 @@
 """The archive of past detections as a searchable set: each event's track template in a vector index.
 
 The database is the truth: :meth:`Archive.load` fills the index from ``events.embedding`` (chunk by
-chunk); a long-running service then adds each track as it ends and removes what the retention purge
-deletes. One lock serialises changes and searches (FAISS indexes are not safe to change while read).
+chunk), and from ``event_templates`` for the tracks recorded with another embedder and re-embedded
+since (``vigil db reembed``); a long-running service then adds each track as it ends and removes what
+the retention purge deletes. One lock serialises changes and searches (FAISS indexes are not safe to
+change while read).
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from collections.abc import Callable
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vigil.search.index import ArchiveIndex, IvfSettings
 from vigil.store.db import Database
-from vigil.store.tables import Event
+from vigil.store.tables import Event, EventTemplate
 from vigil.types import FloatArray, IntArray
 
 log = logging.getLogger(__name__)
@@ -36,24 +39,26 @@ class Archive:
 
     @classmethod
     def load(cls, db: Database, model_id: str, dim: int, ivf: IvfSettings | None = None) -> Archive:
-        """Every event of ``model_id`` that has a template, streamed from the database."""
+        """Every event with a template of ``model_id`` (its own or re-embedded), read in chunks."""
         archive = cls(model_id, dim, ivf)
-        query = (
-            select(Event.id, Event.embedding)
-            .where(Event.model_id == model_id, Event.embedding.is_not(None))
-            .order_by(Event.id)
-            .execution_options(yield_per=CHUNK)
+        own = select(Event.id, Event.embedding).where(
+            Event.model_id == model_id, Event.embedding.is_not(None)
+        )
+        again = select(EventTemplate.event_id, EventTemplate.embedding).where(
+            EventTemplate.model_id == model_id
         )
         ids: list[IntArray] = []
         vectors: list[FloatArray] = []
         with db.read() as s:
-            for chunk in s.execute(query).partitions():
-                ids.append(np.fromiter((r[0] for r in chunk), np.int64, len(chunk)))
-                raw = b"".join(r[1] or b"" for r in chunk)  # never None here (filtered)
-                vectors.append(np.frombuffer(raw, "<f4").reshape(len(chunk), dim).astype(np.float32))
+            for query in (own.order_by(Event.id), again.order_by(EventTemplate.event_id)):
+                for chunk in s.execute(query.execution_options(yield_per=CHUNK)).partitions():
+                    ids.append(np.fromiter((r[0] for r in chunk), np.int64, len(chunk)))
+                    raw = b"".join(r[1] or b"" for r in chunk)  # never None here (filtered)
+                    vectors.append(np.frombuffer(raw, "<f4").reshape(len(chunk), dim).astype(np.float32))
         if ids:  # at once: the index picks exact or IVF for the whole archive
-            archive.add(np.concatenate(ids), np.concatenate(vectors))
-            archive.loaded_up_to = int(ids[-1][-1])
+            all_ids = np.concatenate(ids)
+            archive.add(all_ids, np.concatenate(vectors))
+            archive.loaded_up_to = int(all_ids.max())
         log.info("archive: %d faces (%s index)", len(archive), archive.kind)
         return archive
 
@@ -84,6 +89,20 @@ class Archive:
     def __len__(self) -> int:
         with self._lock:
             return len(self._index)
+
+
+def template_of(session: Session, event: Event, model_id: str) -> FloatArray | None:
+    """The track's template of ``model_id``: its own when it was recorded with that model, else the one
+    re-embedding made (None when there is none)."""
+    if event.model_id == model_id:
+        raw = event.embedding
+    else:
+        raw = session.scalar(
+            select(EventTemplate.embedding).where(
+                EventTemplate.event_id == event.id, EventTemplate.model_id == model_id
+            )
+        )
+    return None if raw is None else np.frombuffer(raw, "<f4").astype(np.float32)
 
 
 class LiveArchive:

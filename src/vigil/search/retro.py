@@ -19,7 +19,7 @@ from sqlalchemy import select
 from vigil.alerts.router import Alert, AlertRouter, Sighting
 from vigil.match.gallery import Gallery
 from vigil.match.thresholds import ThresholdPolicy
-from vigil.search.archive import Archive
+from vigil.search.archive import Archive, template_of
 from vigil.services.rules import lowest_threshold
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Event, FaceSample
@@ -78,7 +78,9 @@ class RetroSearch:
                 )
             ).all()
             for event in events:
-                template = np.frombuffer(event.embedding or b"", "<f4").astype(np.float32)
+                template = template_of(s, event, archive.model_id)
+                if template is None:
+                    continue
                 seen_at = as_utc(event.frame_at or event.start_at)
                 ranked = gallery.search(template[None], 2, seen_at)[0]
                 if not ranked or ranked[0].person_id != person_id:

@@ -26,7 +26,7 @@ from vigil.services.enrol import Photo
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.media import MediaStore, image_suffix, sha256_hex
-from vigil.store.tables import Camera, Event, Person, Watchlist
+from vigil.store.tables import Camera, Event, EventTemplate, Person, Watchlist
 from vigil.types import FloatArray
 
 log = logging.getLogger(__name__)
@@ -191,10 +191,14 @@ class PhotoSearch:
         return SearchResult(audit_id, digest, faces, chosen, min_score, list_hits, archive_hits, others)
 
     def _other_models(self, model_id: str) -> dict[str, int]:
+        """Archived tracks of other models that have no template of ``model_id`` (not re-embedded)."""
+        again = select(EventTemplate.id).where(
+            EventTemplate.event_id == Event.id, EventTemplate.model_id == model_id
+        )
         with self._db.read() as s:
             rows = s.execute(
                 select(Event.model_id, func.count())
-                .where(Event.model_id != model_id, Event.embedding.is_not(None))
+                .where(Event.model_id != model_id, Event.embedding.is_not(None), ~again.exists())
                 .group_by(Event.model_id)
             ).all()
         return {str(m): int(n) for m, n in rows}

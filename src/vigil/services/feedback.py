@@ -7,6 +7,7 @@ list the alert was on, and go with the person or the list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from vigil.errors import BadInput, NotFound
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
-from vigil.store.tables import Event, NegativeTemplate, Watchlist
+from vigil.store.tables import Event, EventTemplate, NegativeTemplate, Watchlist
 from vigil.types import FloatArray
 
 
@@ -34,21 +35,32 @@ class NegativeInfo:
 
 
 def add_negative(session: Session, actor: str, event: Event, reason: str, now: datetime) -> int | None:
-    """Keep a rejected alert's track template as a negative of its person (in the caller's transaction).
-    None when the event kept no template (its face was not written to disk)."""
+    """Keep a rejected alert's track template as a negative of its person (in the caller's transaction),
+    under its own model and every model it was re-embedded with. None when the event kept no template
+    (its face was not written to disk)."""
     if event.person_id is None or event.embedding is None:
         return None
-    row = NegativeTemplate(
-        person_id=event.person_id, watchlist_id=event.watchlist_id, event_id=event.id,
-        model_id=event.model_id, embedding=event.embedding, reason=reason, created_by=actor, created_at=now,
-    )  # fmt: skip
-    session.add(row)
+    templates = [(event.model_id, event.embedding)]
+    templates += [
+        (model, raw)
+        for model, raw in session.execute(
+            select(EventTemplate.model_id, EventTemplate.embedding).where(EventTemplate.event_id == event.id)
+        )
+    ]
+    person, wl = event.person_id, event.watchlist_id
+    rows = [
+        NegativeTemplate(person_id=person, watchlist_id=wl, event_id=event.id, model_id=model, embedding=raw,
+                         reason=reason, created_by=actor, created_at=now)
+        for model, raw in templates
+    ]  # fmt: skip
+    session.add_all(rows)
     session.flush()
     audit.append(
         session, actor, "person.negative.add", f"person:{event.person_id}", reason=reason or "wrong person",
-        details={"negative": row.id, "alert": event.id, "model_id": event.model_id},
+        details={"negative": rows[0].id, "alert": event.id, "model_id": event.model_id,
+                 "also": {r.model_id: r.id for r in rows[1:]}},
     )  # fmt: skip
-    return row.id
+    return rows[0].id
 
 
 def negatives_of(session: Session, person_id: int, model_id: str) -> tuple[list[int], FloatArray]:
@@ -89,8 +101,19 @@ class FeedbackService:
             row = s.get(NegativeTemplate, negative_id)
             if row is None:
                 raise NotFound(f"no negative {negative_id}")
-            s.delete(row)
+            # The same rejection under the other models its track was embedded with.
+            siblings: Sequence[NegativeTemplate] = ()
+            if row.event_id is not None:
+                siblings = s.scalars(
+                    select(NegativeTemplate).where(
+                        NegativeTemplate.event_id == row.event_id,
+                        NegativeTemplate.person_id == row.person_id,
+                        NegativeTemplate.id != row.id,
+                    )
+                ).all()  # fmt: skip
+            for r in (row, *siblings):
+                s.delete(r)
             audit.append(
                 s, actor, "person.negative.remove", f"person:{row.person_id}", reason=reason,
-                details={"negative": negative_id, "alert": row.event_id},
+                details={"negative": negative_id, "alert": row.event_id, "also": [r.id for r in siblings]},
             )  # fmt: skip

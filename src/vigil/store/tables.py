@@ -289,6 +289,21 @@ class Event(Base):
     reviews: Mapped[list[EventReview]] = relationship(back_populates="event", passive_deletes=True)
 
 
+class EventTemplate(Base):
+    """A track's template under another embedder than the one that recorded it: ``vigil db reembed``
+    embeds the track's kept best shots again, and searches use it once that embedder is configured."""
+
+    __tablename__ = "event_templates"
+    __table_args__ = (UniqueConstraint("event_id", "model_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[str] = mapped_column(String(64), index=True)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 little-endian, unit length
+    shots: Mapped[int] = mapped_column(Integer)  # how many best shots it is the mean of
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class NegativeTemplate(Base):
     """A track template an operator rejected as not this person: later faces closer to it than to the
     person are not named as them. Kept under the retention of the list the rejected alert was on."""
