@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from vigil.runtime.messages import (
@@ -89,6 +89,15 @@ class CameraRuntime(ABC):
         self._lock = threading.RLock()
         self.restarts = 0  # workers started again after they died (or were lost with their node)
         self.moves = 0  # cameras moved to another worker (its worker lost, or to balance the load)
+        self.frames_lost = 0  # frames a worker held when it died or was lost: dropped, never half-recorded
+
+    def count_lost_frames(self, cameras: Iterable[int]) -> None:
+        """A worker died holding ``cameras``: the frame each was on and those queued are dropped."""
+        with self._lock:
+            for cid in cameras:
+                counters = self._counters.get(cid)
+                if counters is not None:
+                    self.frames_lost += counters.status.queued + 1
 
     # --- what the service calls --------------------------------------------------------------------
 

@@ -83,14 +83,7 @@ class LiveCollector(Collector):
                 stages.add_metric([cam, stage], seconds)
         yield from per_camera.values()
         yield from (fps_in, fps_done, up, stages)
-        restarts = CounterMetricFamily("vigil_worker_restarts", "Camera worker processes restarted.")
-        restarts.add_metric([], self._supervisor.restarts)
-        yield restarts
-        moves = CounterMetricFamily(
-            "vigil_camera_moves", "Cameras moved to another worker (theirs was lost, or to even the load)."
-        )
-        moves.add_metric([], self._supervisor.moves)
-        yield moves
+        yield from self._runtime()
         labels = ["worker", "node"]
         w_cameras = GaugeMetricFamily("vigil_worker_cameras", "Cameras per worker.", labels=labels)
         w_ready = GaugeMetricFamily(
@@ -123,3 +116,20 @@ class LiveCollector(Collector):
         clients = GaugeMetricFamily("vigil_websocket_clients", "Connected alert WebSocket clients.")
         clients.add_metric([], self._hub.clients)
         yield clients
+
+    def _runtime(self) -> Iterator[Metric]:
+        """The runtime's own counters: restarts, moves, frames lost with a worker."""
+        sup = self._supervisor
+        restarts = CounterMetricFamily("vigil_worker_restarts", "Camera worker processes restarted.")
+        restarts.add_metric([], sup.restarts)
+        yield restarts
+        moves = CounterMetricFamily(
+            "vigil_camera_moves", "Cameras moved to another worker (theirs was lost, or to even the load)."
+        )
+        moves.add_metric([], sup.moves)
+        yield moves
+        lost = CounterMetricFamily(
+            "vigil_frames_lost", "Frames dropped because the worker holding them died or its node was lost."
+        )
+        lost.add_metric([], sup.frames_lost)
+        yield lost

@@ -133,7 +133,6 @@ class RaySupervisor(CameraRuntime):
         self._nodes_at = 0.0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self.frames_lost = 0  # frames held by actors that were lost (never half-recorded: dropped)
 
     @property
     def kind(self) -> str:
@@ -353,10 +352,7 @@ class RaySupervisor(CameraRuntime):
             self.restarts += 1
             self._set_aside[actor.node_id] = time.monotonic() + SET_ASIDE_S
             cameras = sorted(actor.cameras)
-            for cid in cameras:
-                counters = self._counters.get(cid)
-                if counters is not None:
-                    self.frames_lost += counters.status.queued + 1
+            self.count_lost_frames(cameras)
             log.error(
                 "camera actor %s on node %s lost (%s): its %d cameras start elsewhere",
                 actor.name, actor.node_id[:12], why, len(cameras),

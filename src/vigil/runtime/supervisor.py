@@ -205,6 +205,7 @@ class CameraSupervisor(CameraRuntime):
                 if self._stopping.is_set():
                     return
                 if w.retry_at is None:
+                    self.count_lost_frames(w.cameras)
                     w.failures = 0 if w.ready else w.failures + 1
                     w.retry_at = now + restart_delay(w.failures)
                     log.error(
