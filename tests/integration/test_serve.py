@@ -40,10 +40,10 @@ def alive(process: psutil.Process) -> bool:
         return False
 
 
-def _settings(tmp_path: Path, model_dir: Path, **alerts: Any) -> dict[str, Any]:
+def _settings(tmp_path: Path, model_dir: Path, store_url: str | None = None, **alerts: Any) -> dict[str, Any]:
     return {
         "model_dir": str(model_dir),
-        "store": {"data_dir": str(tmp_path / "data")},
+        "store": {"data_dir": str(tmp_path / "data"), "url": store_url},
         "live": {"workers": 1, "stats_interval_s": 0.5},
         "alerts": {"cooldown_s": 0, **alerts},
     }
@@ -169,11 +169,16 @@ def test_a_camera_recovers_when_its_rtsp_server_restarts_and_alerts_keep_coming(
 
 
 def _miranda_with_a_webhook(
-    tmp_path: Path, model_dir: Path, engine: Engine, refs: Path, receiver: FlakyReceiver
+    tmp_path: Path,
+    model_dir: Path,
+    engine: Engine,
+    refs: Path,
+    receiver: FlakyReceiver,
+    store_url: str | None = None,
 ) -> dict[str, Any]:
-    """Settings with one webhook retried fast, and Miranda enrolled on a list."""
+    """Settings with one webhook retried fast, and Miranda enrolled on a list (on SQLite by default)."""
     settings = _settings(
-        tmp_path, model_dir,
+        tmp_path, model_dir, store_url,
         webhooks=[{"name": "ops", "url": receiver.url, "secret": WEBHOOK_SECRET}],
         delivery={"initial_backoff_s": 0.2, "max_backoff_s": 0.5},
     )  # fmt: skip
@@ -222,11 +227,14 @@ def test_a_standby_serve_takes_over_cameras_and_deliveries_when_the_leader_is_ki
     refs: Path,
     rtsp_server: RtspServer,
     flaky_receiver: FlakyReceiver,
+    db_url: str,
 ) -> None:
-    """Two `vigil serve` on one store: one leads (cameras, deliveries), the other serves the API and stands
-    by. SIGKILL of the leader: the standby delivers its backlog within 10 s and runs the cameras."""
+    """Two `vigil serve` on one store (SQLite: a file lock; PostgreSQL: an advisory lock): one leads
+    (cameras, deliveries), the other serves the API and stands by. SIGKILL of the leader: the standby
+    delivers its backlog within 10 s and runs the cameras."""
     flaky_receiver.fail_ratio = 1.0
-    settings = _miranda_with_a_webhook(tmp_path, model_dir, engine, refs, flaky_receiver)
+    url = None if db_url.startswith("sqlite") else db_url
+    settings = _miranda_with_a_webhook(tmp_path, model_dir, engine, refs, flaky_receiver, url)
     leader = VigilServer(tmp_path / "leader", settings)
     leader.start()
     standby = VigilServer(tmp_path / "standby", settings)
