@@ -56,6 +56,7 @@ class EventRecorder:
         self._model_id = model_id
         self._open: dict[_TrackKey, int] = {}
         self._shot_of: dict[int, int] = {}  # event id -> frame index of its stored best shot
+        self._start_of: dict[int, datetime] = {}  # event id -> its start_at (an end is never before it)
         self._on_archived: Callable[[IntArray, FloatArray], object] = lambda _ids, _vectors: None
 
     def on_archived(self, handler: Callable[[IntArray, FloatArray], object]) -> None:
@@ -91,11 +92,16 @@ class EventRecorder:
                     s.add(row)
                     s.flush()
                     event_id = self._open[key] = row.id
+                    self._start_of[event_id] = row.start_at
                 event = s.get(Event, event_id)
                 if event is None:  # removed meanwhile (camera deleted)
                     self._forget(key)
                     continue
-                event.end_at, event.recorded_at = _at(batch, ev.end_ms), now
+                # Each batch maps stream time to the wall clock anew (its last frame's capture time); a live
+                # stream's burst or lag moves that mapping: a short track's end could land before its start.
+                end_at = _at(batch, ev.end_ms)
+                start_at = self._start_of.get(event_id)
+                event.end_at, event.recorded_at = max(end_at, start_at) if start_at else end_at, now
                 shot = ev.best_shot
                 if shot is not None and self._keeps(ev) and self._shot_of.get(event_id) != shot.frame_index:
                     self._shot_of[event_id] = shot.frame_index
@@ -156,6 +162,7 @@ class EventRecorder:
         event_id = self._open.pop(key, None)
         if event_id is not None:
             self._shot_of.pop(event_id, None)
+            self._start_of.pop(event_id, None)
 
 
 def _at(batch: CameraEvents, t_ms: int) -> datetime:
