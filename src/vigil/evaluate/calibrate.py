@@ -1,4 +1,5 @@
-"""Calibrating thresholds on LFW: a random half of its people as the gallery, the other half as strangers.
+"""Calibrating thresholds on LFW: a random half of its people as the gallery, the other half as strangers
+(or, for a site calibration, a site's unknown tracks: :func:`lfw_gallery`).
 
 Each gallery person is enrolled from their first photo (as a watchlist is); every photo of the other
 people is a stranger probe. Faces are found, aligned and embedded as ``vigil eval lfw`` does it (the
@@ -115,3 +116,23 @@ def calibrate_lfw(
         repeats=repeats,
         seed=seed,
     )
+
+
+def lfw_gallery(
+    config: VigilConfig,
+    images: Path,
+    cache: VectorCache,
+    *,
+    workers: int,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[FloatArray, str]:
+    """The gallery half of the usual split (one photo per person, embedded, cached) and its description.
+
+    Against a site's strangers (:mod:`vigil.services.site_calibration`) they are the listed people: LFW's
+    press photos are not at the site, and are photos as watchlists are enrolled from.
+    """
+    split = split_people(lfw_photos(images), seed)
+    vectors = embed_images(config, images, split.gallery, cache, workers=workers, progress=progress)
+    gallery = np.stack([vectors[p].vector for p in split.gallery]).astype(np.float32)
+    return gallery, f"{len(gallery):,} LFW people (split seed {seed}) enrolled from one photo"
