@@ -5,22 +5,38 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
-from vigil.app import build_engine, embedder_identity, threshold_policy
-from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config, progress_bar
-from vigil.errors import VigilError
-from vigil.evaluate.calibrate import calibrate_lfw
+from vigil.app import build_engine, embedder_identity, open_store, threshold_policy
+from vigil.cli.common import (
+    ActorOption,
+    ConfigOption,
+    ModelDirOption,
+    actor_of,
+    cli_errors,
+    load_cli_config,
+    progress_bar,
+)
+from vigil.config import VigilConfig
+from vigil.errors import StoreError, VigilError
+from vigil.evaluate.calibrate import calibrate_lfw, lfw_gallery
 from vigil.evaluate.embed_images import VectorCache, lfw_cache_path
 from vigil.evaluate.plots import plot_calibration
-from vigil.match.calibration import Calibration, shipped_path
+from vigil.match.calibration import Calibration, calibrate, shipped_path
 from vigil.samples import data_dir
+from vigil.services.site_calibration import SiteScope, SiteStrangers
+from vigil.store import migrate
+from vigil.store.db import Database
+from vigil.store.paths import database_url
 
 calibrate_app = typer.Typer(
     help="Thresholds calibrated from a false-alert rate (FPIR) for each list size.", no_args_is_help=True
@@ -85,8 +101,21 @@ def show(
         console.print(f"plot: {plot}")
 
 
+class Strangers(StrEnum):
+    LFW = "lfw"  # the other half of LFW's people
+    STORE = "store"  # the configured store's unknown tracks: a site's own cameras
+
+
 @calibrate_app.command("build")
 def build(
+    strangers: Annotated[
+        Strangers,
+        typer.Option(
+            "--strangers",
+            help="Who the strangers are: lfw (the other half of LFW's people) or store (the configured "
+            "store's unknown tracks: thresholds for the site's own cameras; needs --reason).",
+        ),
+    ] = Strangers.LFW,
     lfw_dir: Annotated[
         Path | None,
         typer.Option("--lfw", help="LFW folder with images/ (default: $VIGIL_TEST_DATA/lfw)."),
@@ -95,6 +124,21 @@ def build(
     ship: Annotated[
         bool, typer.Option("--ship", help="Write it into the source tree as the shipped calibration.")
     ] = False,
+    camera: Annotated[
+        list[str] | None,
+        typer.Option("--camera", help="With --strangers store: only this camera (repeatable)."),
+    ] = None,
+    since: Annotated[
+        datetime | None, typer.Option(help="With --strangers store: tracks filmed from (ISO, with zone).")
+    ] = None,
+    until: Annotated[
+        datetime | None, typer.Option(help="With --strangers store: tracks filmed before (ISO, with zone).")
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option("--reason", "-r", help="Why the archive's face templates are read (--strangers store)."),
+    ] = None,
+    actor: ActorOption = None,
     repeats: Annotated[int, typer.Option(min=1, max=1000, help="Random lists drawn per size.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the split and the draws.")] = 0,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Embedding processes.")] = max(
@@ -103,35 +147,84 @@ def build(
     config: ConfigOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:
-    """Calibrate the configured embedder on LFW: half its people enrolled, the other half strangers."""
+    """Calibrate the configured embedder: LFW's people enrolled from one photo, and as strangers the
+    other half of LFW (default) or the configured store's unknown tracks (--strangers store)."""
+    site = strangers is Strangers.STORE
     if (out is None) == (not ship):
-        err_console.print("[red]error:[/] give --out FILE or --ship")
-        raise typer.Exit(2)
+        _refuse("give --out FILE or --ship")
+    if site and ship:
+        _refuse("--ship writes the calibration Vigil ships (made from LFW): write a site's with --out FILE")
+    if not site and (camera or since or until or reason):
+        _refuse("--camera, --since, --until and --reason choose and justify --strangers store")
     command = shlex.join(["vigil", *sys.argv[1:]])
     cfg = load_cli_config(config, model_dir)
-    model, _ = embedder_identity(cfg)
+    model, dim = embedder_identity(cfg)
     images = (lfw_dir or data_dir() / "lfw") / "images"
-    try:
-        build_engine(cfg)  # fail early, with advice, if a model is missing
-        with progress_bar(err_console, "embedding LFW") as bar:
-            task = bar.add_task("lfw", total=None)
-            cal = calibrate_lfw(
-                cfg,
-                images,
-                VectorCache(lfw_cache_path(cfg, model)),
-                model,
-                command=command,
-                workers=workers,
-                seed=seed,
-                repeats=repeats,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+    cache = VectorCache(lfw_cache_path(cfg, model))
+    with cli_errors():
+        if site:
+            scope = SiteScope(model, dim, tuple(dict.fromkeys(camera or ())), since, until)
+            cal = _site(
+                cfg, scope, actor_of(actor), reason or "", images, cache, command, workers, seed, repeats
             )
-    except VigilError as exc:
-        err_console.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from exc
+        else:
+            build_engine(cfg)  # fail early, with advice, if a model is missing
+            with progress_bar(err_console, "embedding LFW") as bar:
+                task = bar.add_task("lfw", total=None)
+                cal = calibrate_lfw(
+                    cfg, images, cache, model, command=command, workers=workers, seed=seed, repeats=repeats,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )  # fmt: skip
     target = shipped_path(model) if ship else out
     assert target is not None
     target.parent.mkdir(parents=True, exist_ok=True)
     cal.save(target)
     print_table(cal)
     console.print(f"calibration: {target}")
+
+
+def _site(
+    cfg: VigilConfig,
+    scope: SiteScope,
+    actor: str,
+    reason: str,
+    images: Path,
+    cache: VectorCache,
+    command: str,
+    workers: int,
+    seed: int,
+    repeats: int,
+) -> Calibration:
+    """The store's unknown tracks (read and audited first: a refusal embeds nothing) against LFW's gallery."""
+    found = SiteStrangers.read(_recorded_store(cfg), actor, reason, scope)
+    err_console.print(f"strangers: {len(found.vectors):,} unknown tracks (audited as #{found.audit_id})")
+    build_engine(cfg)
+    with progress_bar(err_console, "embedding LFW's gallery") as bar:
+        task = bar.add_task("lfw", total=None)
+        gallery, listed = lfw_gallery(
+            cfg, images, cache, workers=workers, seed=seed,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
+    return calibrate(
+        gallery, found.vectors, model_id=scope.model_id, source=found.source(listed), command=command,
+        repeats=repeats, seed=seed,
+    )  # fmt: skip
+
+
+def _recorded_store(cfg: VigilConfig) -> Database:
+    """The configured store, which must exist and be at this Vigil's schema (an empty one is not made)."""
+    url = database_url(cfg.store)
+    if url.startswith("sqlite"):
+        path = make_url(url).database
+        if not path or not Path(path).is_file():
+            raise StoreError(f"no store at {path}: nothing was recorded there (store.data_dir, store.url)")
+    db = open_store(cfg, create=False).db
+    if migrate.current(db.engine) is None:
+        raise StoreError(f"no Vigil store at {db.engine.url.render_as_string(hide_password=True)}")
+    migrate.ensure_schema(db.engine)  # refuses a schema behind this Vigil's
+    return db
+
+
+def _refuse(message: str) -> NoReturn:
+    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(2)
