@@ -171,8 +171,9 @@ class MatchConfig(_Strict):
     )
     calibration: Path | None = Field(
         None,
-        description="A calibration file of the configured embedder (`vigil calibrate build`, e.g. on a "
-        "site's own unknown faces) [the one Vigil ships for the embedder, made from LFW].",
+        description="A calibration file of the configured embedder (`vigil calibrate build`, e.g. with "
+        "`--strangers store` on the site's own unknown tracks) [the one Vigil ships for the embedder, made "
+        "from LFW].",
     )
 
 
