@@ -49,7 +49,7 @@ from vigil.runtime.ray_supervisor import connect as connect_ray
 from vigil.runtime.service import LeaderRunner, LiveService
 from vigil.runtime.supervisor import CameraSupervisor
 from vigil.runtime.worker import CameraWorker, ControlInbox, ReportSink
-from vigil.search.archive import Archive, LiveArchive
+from vigil.search.archive import Archive, LiveArchive, SearchableArchive
 from vigil.search.index import IvfSettings
 from vigil.search.retro import RetroSearch
 from vigil.search.service import PhotoSearch
@@ -234,7 +234,7 @@ class Store:
         self,
         stills: Callable[[], StillEncoder],
         gallery: Callable[[], Gallery],
-        archive: Callable[[], Archive],
+        archive: Callable[[], SearchableArchive],
     ) -> PhotoSearch:
         """Search by photo over the face models, gallery and archive given (each asked for per search)."""
         cfg = self.config
@@ -333,7 +333,7 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     registry = CollectorRegistry()
     keep = cfg.retention.unmatched_hours > 0
     recorder = EventRecorder(store.db, store.media, router, model_id, keep_unmatched=keep)
-    archive = LiveArchive(lambda: Archive.load(store.db, model_id, dim, ivf_settings(cfg.search)))
+    archive = LiveArchive(archive_loader(cfg, store, model_id, dim))
     recorder.on_archived(archive.add)
     gallery = FreshGallery(store.db, model_id, dim)
     retro = RetroSearch(
@@ -352,6 +352,25 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     live.leader = LeaseKeeper(lease, live.lead, live.lost_lead, retry_s=check_s, check_s=check_s)
     runner.leading = lambda: live.leading
     return live
+
+
+def archive_loader(
+    config: VigilConfig, store: Store, model_id: str, dim: int
+) -> Callable[[], SearchableArchive]:
+    """How a server loads its archive index: in this process, or sharded over the Ray cluster's actors
+    (``runtime.ray.archive_shards``)."""
+    ivf = ivf_settings(config.search)
+    shards = config.runtime.ray.archive_shards if config.runtime.type == "ray" else 0
+    if not shards:
+        return lambda: Archive.load(store.db, model_id, dim, ivf)
+
+    def sharded() -> SearchableArchive:
+        from vigil.runtime.ray_archive import ShardedArchive  # noqa: PLC0415 (the optional extra)
+
+        ray = connect_ray(config.runtime.ray)
+        return ShardedArchive.load(ray, config.store, model_id, dim, shards, ivf=ivf)
+
+    return sharded
 
 
 def camera_runtime(config: VigilConfig, store: Store, workers: int) -> CameraRuntime:

@@ -180,7 +180,7 @@ def test_vigil_serve_on_the_cluster_alerts_and_says_where_each_camera_runs(
     settings: dict[str, Any] = {
         "model_dir": str(model_dir),
         "store": {"url": postgres.new_database("cluster_serve"), "data_dir": str(tmp_path / "data")},
-        "runtime": {"type": "ray", "ray": {"address": cluster.address}},
+        "runtime": {"type": "ray", "ray": {"address": cluster.address, "archive_shards": 2}},
         "live": {"stats_interval_s": 0.5},
         "alerts": {"cooldown_s": 0},
     }
@@ -199,3 +199,16 @@ def test_vigil_serve_on_the_cluster_alerts_and_says_where_each_camera_runs(
         runs_on = api.get(f"/cameras/{camera['id']}").json()["runs_on"]
         assert runs_on["node_id"] != "local" and runs_on["worker"].startswith("cam-"), runs_on
         assert 'vigil_worker_ready{node="' in api.get("/metrics").text
+        # A search by his photo fans out over the archive's 2 shard actors and finds his tracks (each
+        # track is archived as it ends: at the clip's scene cuts and loops).
+        files = {"photo": (photo.name, photo.read_bytes(), "image/png")}
+
+        def sighted() -> bool:
+            found = api.post("/search", data={"reason": "cluster test"}, files=files)
+            assert found.status_code == 200, found.text
+            if any(hit["camera"] == "stage" for hit in found.json()["archive"]):
+                return True
+            time.sleep(1.0)  # each search is audited: ask about once a second
+            return False
+
+        _wait(sighted, 90, "a search finding his archived track in the sharded archive")

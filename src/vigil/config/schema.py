@@ -303,6 +303,14 @@ class RayConfig(_Strict):
     connect_timeout_s: float = Field(
         20.0, gt=0, le=600, description="How long `vigil serve` waits for the cluster at start."
     )
+    archive_shards: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="Shards of the archive's search index, each a Ray actor (spread over the nodes) that "
+        "loads its share of the track templates from the database; a search fans out and merges. 0: "
+        "the index lives in each `vigil serve` process.",
+    )
 
 
 class RuntimeConfig(_Strict):

@@ -57,6 +57,8 @@ def connect(settings: RayConfig) -> Any:
         raise ConfigError(
             "runtime.type is ray, but Ray is not installed: pip install 'vigil[cluster]'"
         ) from exc
+    if ray.is_initialized():  # joined already (this process's camera runtime)
+        return ray
     address = settings.address
     if not address.startswith("ray://") and address != "auto":
         host, _, port = address.rpartition(":")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 from sqlalchemy import select
@@ -27,6 +28,21 @@ log = logging.getLogger(__name__)
 CHUNK = 50_000
 
 
+class SearchableArchive(Protocol):
+    """What searches need of an archive: one process's :class:`Archive`, or one sharded over a cluster's
+    actors (:class:`vigil.runtime.ray_archive.ShardedArchive`)."""
+
+    model_id: str
+
+    def add(self, event_ids: IntArray, vectors: FloatArray) -> None: ...
+
+    def remove(self, event_ids: IntArray) -> int: ...
+
+    def search(self, vector: FloatArray, k: int) -> list[tuple[int, float]]: ...
+
+    def __len__(self) -> int: ...
+
+
 class Archive:
     """Event templates of one model, searchable by cosine similarity."""
 
@@ -38,8 +54,16 @@ class Archive:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, db: Database, model_id: str, dim: int, ivf: IvfSettings | None = None) -> Archive:
-        """Every event with a template of ``model_id`` (its own or re-embedded), read in chunks."""
+    def load(
+        cls,
+        db: Database,
+        model_id: str,
+        dim: int,
+        ivf: IvfSettings | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> Archive:
+        """Every event with a template of ``model_id`` (its own or re-embedded), read in chunks; with
+        ``shard`` (i, n), only the events whose id is i modulo n."""
         archive = cls(model_id, dim, ivf)
         own = select(Event.id, Event.embedding).where(
             Event.model_id == model_id, Event.embedding.is_not(None)
@@ -47,6 +71,9 @@ class Archive:
         again = select(EventTemplate.event_id, EventTemplate.embedding).where(
             EventTemplate.model_id == model_id
         )
+        if shard is not None:
+            i, n = shard
+            own, again = own.where(Event.id % n == i), again.where(EventTemplate.event_id % n == i)
         ids: list[IntArray] = []
         vectors: list[FloatArray] = []
         with db.read() as s:
@@ -109,12 +136,12 @@ class LiveArchive:
     """The archive of a long-running service: loaded at the first search, then kept in step with the
     tracks that end (``add``) and the retention purge (``remove``)."""
 
-    def __init__(self, load: Callable[[], Archive]) -> None:
+    def __init__(self, load: Callable[[], SearchableArchive]) -> None:
         self._load = load
-        self._archive: Archive | None = None
+        self._archive: SearchableArchive | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> Archive:
+    def get(self) -> SearchableArchive:
         with self._lock:
             if self._archive is None:
                 self._archive = self._load()

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from vigil.alerts.router import Alert, AlertRouter, Sighting
 from vigil.match.gallery import Gallery
 from vigil.match.thresholds import ThresholdPolicy
-from vigil.search.archive import Archive, template_of
+from vigil.search.archive import SearchableArchive, template_of
 from vigil.services.rules import lowest_threshold
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Event, FaceSample
@@ -35,7 +35,7 @@ class RetroSearch:
         db: Database,
         router: AlertRouter,
         *,
-        archive: Callable[[], Archive],
+        archive: Callable[[], SearchableArchive],
         gallery: Callable[[], Gallery],
         days: float,
         policy: ThresholdPolicy,

@@ -21,7 +21,7 @@ from vigil.embed.stills import StillEncoder, StillFaces
 from vigil.errors import BadInput
 from vigil.ingest.images import decode_image
 from vigil.match.gallery import Gallery
-from vigil.search.archive import Archive
+from vigil.search.archive import SearchableArchive
 from vigil.services.enrol import Photo
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
@@ -142,7 +142,7 @@ class PhotoSearch:
         *,
         stills: Callable[[], StillEncoder],
         gallery: Callable[[], Gallery],
-        archive: Callable[[], Archive],
+        archive: Callable[[], SearchableArchive],
         ingest: IngestConfig,
         min_score: float,
     ) -> None:
