@@ -81,13 +81,15 @@ class Usage:
 
     Attributes:
         service_cpu_pct: this process (the service: recorder, router, API; and the bench's client).
-        workers_cpu_pct: the camera worker processes (and multiprocessing's helper).
+        workers_cpu_pct: the camera worker processes (and multiprocessing's helper), or the camera actors.
         rtsp_cpu_pct: the RTSP server, the load generator.
         system_cpu_pct: the whole machine, everyone's processes included.
         peak_rss_mib: the largest sum of resident memory of the service's process tree seen.
         service_rss_mib: this process's share of that peak.
         workers_rss_mib: the workers' share of that peak.
         processes: processes in the service's tree.
+        ray_cpu_pct: Ray's own processes (GCS, raylets, agents, idle Ray workers) of a cluster this
+            process started; 0 for the local runtime.
     """
 
     service_cpu_pct: float
@@ -98,10 +100,11 @@ class Usage:
     service_rss_mib: float
     workers_rss_mib: float
     processes: int
+    ray_cpu_pct: float = 0.0
 
     @property
     def tree_cpu_pct(self) -> float:
-        return self.service_cpu_pct + self.workers_cpu_pct
+        return self.service_cpu_pct + self.workers_cpu_pct + self.ray_cpu_pct
 
     @property
     def others_cpu_pct(self) -> float:

@@ -85,6 +85,7 @@ class Cpu:
             service_cpu_pct=per_role.get("service", 0.0) * scale,
             workers_cpu_pct=per_role.get("workers", 0.0) * scale,
             rtsp_cpu_pct=per_role.get("rtsp", 0.0) * scale,
+            ray_cpu_pct=per_role.get("ray", 0.0) * scale,
             system_cpu_pct=100.0 * machine,
             peak_rss_mib=peak.total / _MIB,
             service_rss_mib=peak.service / _MIB,
@@ -93,9 +94,26 @@ class Cpu:
         )
 
 
+_RAY_WORKER = "ray::CameraActor"  # a camera actor's process title (a Ray worker hosting one)
+
+
+def _role(cmdline: list[str]) -> str:
+    """A child's role from its command line: the RTSP server, Ray's own processes (GCS, raylets, agents,
+    idle Ray workers, when a Ray cluster runs on this machine under this process), or a camera worker."""
+    if any(arg.endswith("gst_rtsp_main.py") for arg in cmdline):
+        return "rtsp"
+    head = cmdline[0] if cmdline else ""
+    if head.startswith("ray::"):
+        return "workers" if head.startswith(_RAY_WORKER) else "ray"
+    if Path(head).name in ("gcs_server", "raylet") or any("/site-packages/ray/" in a for a in cmdline):
+        return "ray"
+    return "workers"
+
+
 class ProcessTree:
-    """This process and its children: the service ("service"), its workers ("workers"), the RTSP server
-    ("rtsp", told apart by its script's name on its command line)."""
+    """This process and its children: the service ("service"), its workers ("workers": worker processes
+    or camera actors), the RTSP server ("rtsp", told apart by its script's name on its command line) and
+    Ray's own processes ("ray", for a Ray cluster started by this process)."""
 
     def __init__(self) -> None:
         self._me = psutil.Process()
@@ -104,10 +122,10 @@ class ProcessTree:
         out: list[tuple[str, psutil.Process]] = [("service", self._me)]
         for child in self._me.children(recursive=True):
             try:
-                rtsp = any(arg.endswith("gst_rtsp_main.py") for arg in child.cmdline())
+                role = _role(child.cmdline())
             except psutil.Error:
                 continue
-            out.append(("rtsp" if rtsp else "workers", child))
+            out.append((role, child))
         return out
 
     def cpu_seconds(self) -> Cpu:
@@ -125,7 +143,8 @@ class ProcessTree:
         return Cpu(time.monotonic(), processes, busy, total)
 
     def memory(self) -> Memory:
-        """Resident memory of the service and its workers (the RTSP server left out), bytes."""
+        """Resident memory of the service and its workers (Ray's processes counted with them; the RTSP
+        server left out), bytes."""
         service = workers = 0.0
         count = 0
         for role, proc in self._members():
