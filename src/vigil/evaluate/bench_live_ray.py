@@ -1,0 +1,327 @@
+"""`vigil bench live --runtime ray`: the live capacity on 1, 2 and 3 Ray nodes against the local runtime.
+
+For each node count k a Ray cluster of k nodes of one CPU each is started on this machine (Ray's own
+cluster utilities: a head and k - 1 worker nodes, all children of this process), and the capacity search
+of :mod:`vigil.evaluate.bench_live` runs over it (``runtime.type: ray``: one camera actor per node, one
+inference thread each); the cluster is shut down, and the same search runs on the local runtime with k
+worker processes. Every N is the same as in ``vigil bench live``: a fresh ``vigil serve`` in this
+process, on SQLite in a copy of the template data dir (the actors open the same file: they run on this
+machine), the Hamilton clip over RTSP, the same warm-up, window and pass rule.
+
+CPU is the whole process tree's: the service, the worker processes or camera actors, and for Ray its own
+processes (GCS, raylets, agents, idle workers: :class:`~vigil.evaluate.live_probes.ProcessTree` tells
+them apart). The overhead per camera is Ray's CPU per processed frame over the local runtime's, minus
+one, at the smallest N both runtimes passed (both keep every camera at its rate there, so a processed
+frame costs the same work; at saturation the cost of decoding frames later dropped is spread over fewer
+processed ones).
+
+Example:
+    >>> setup = LiveBenchSetup(cfg, template, work, LiveBenchSettings())  # doctest: +SKIP
+    >>> result = bench_runtimes(setup, clip, (640, 360), [4, 8, 12], nodes=(1, 2, 3))  # doctest: +SKIP
+    >>> [c.overhead for c in result.comparisons]  # doctest: +SKIP
+    [0.04, 0.06, 0.11]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from vigil.config import VigilConfig
+from vigil.errors import ConfigError
+from vigil.evaluate.bench_live import MOUNT, LiveBenchSetup, ProgressFn, clip_seconds, run_point
+from vigil.evaluate.bench_live_results import LiveBenchSettings, PointResult
+from vigil.evaluate.capacity_search import capacity, next_cameras
+from vigil.evaluate.machine import Machine
+from vigil.evaluate.rtsp_server import RtspServer
+
+Runtime = Literal["local", "ray"]
+DEFAULT_NODES: tuple[int, ...] = (1, 2, 3)
+LOST_AFTER_S = 20.0
+"""``runtime.ray.lost_after_s`` in the bench: an actor slow to answer on oversubscribed cores is not
+given up (this bench measures the runtime's cost, not its fail-over)."""
+_NODE: dict[str, Any] = {"num_cpus": 1, "include_dashboard": False}
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+def cpu_ms_per_frame(p: PointResult, cores: int | None = None) -> float | None:
+    """CPU milliseconds of the service's whole tree (Ray's processes included) per processed frame."""
+    frames = sum(c.frames_processed for c in p.per_camera)
+    if frames == 0:
+        return None
+    cpu_s = p.usage.tree_cpu_pct / 100.0 * (cores or os.cpu_count() or 1) * p.window_s
+    return 1000.0 * cpu_s / frames
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSearch:
+    """One runtime's capacity search at one node count.
+
+    Attributes:
+        runtime: ``local`` (worker processes) or ``ray`` (camera actors).
+        nodes: Ray nodes of one CPU, or for ``local`` the worker processes.
+        points: every N run, in order.
+        cluster_s: seconds the Ray cluster took to start (None for ``local``).
+    """
+
+    runtime: Runtime
+    nodes: int
+    points: tuple[PointResult, ...]
+    cluster_s: float | None = None
+
+    @property
+    def capacity(self) -> int:
+        return capacity({p.cameras: p.passed for p in self.points})
+
+    def at(self, cameras: int) -> PointResult | None:
+        return next((p for p in self.points if p.cameras == cameras), None)
+
+    def as_json(self) -> dict[str, object]:
+        best = self.at(self.capacity)
+        return {
+            "runtime": self.runtime, "nodes": self.nodes, "capacity": self.capacity,
+            "cluster_start_s": None if self.cluster_s is None else round(self.cluster_s, 2),
+            "at_capacity": None if best is None else _summary(best),
+            "points": [_summary(p) | {"point": p.as_json()} for p in sorted(self.points, key=_n)],
+        }  # fmt: skip
+
+
+def _n(p: PointResult) -> int:
+    return p.cameras
+
+
+def _summary(p: PointResult) -> dict[str, object]:
+    ms = cpu_ms_per_frame(p)
+    return {
+        "cameras": p.cameras, "passed": p.passed, "min_fps": round(p.min_fps, 3),
+        "mean_fps": round(p.mean_fps, 3),
+        "frames_processed": sum(c.frames_processed for c in p.per_camera),
+        "cpu_ms_per_frame": None if ms is None else round(ms, 3),
+        "ray_cpu_pct": round(p.usage.ray_cpu_pct, 2), "tree_cpu_pct": round(p.usage.tree_cpu_pct, 2),
+        "others_cpu_pct": round(p.usage.others_cpu_pct, 2),
+    }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class NodeComparison:
+    """Both runtimes at one node count, and Ray's overhead per processed frame."""
+
+    nodes: int
+    local: RuntimeSearch
+    ray: RuntimeSearch
+
+    @property
+    def compared_at(self) -> int | None:
+        """The N the CPU per frame is compared at: the smallest both passed (else the smallest both ran)."""
+        both = {p.cameras for p in self.local.points} & {p.cameras for p in self.ray.points}
+        passed = {n for n in both if self._passed(n)}
+        return min(passed or both, default=None)
+
+    def _passed(self, n: int) -> bool:
+        a, b = self.local.at(n), self.ray.at(n)
+        return a is not None and b is not None and a.passed and b.passed
+
+    def cpu_ms(self, runtime: Runtime) -> float | None:
+        """CPU ms per processed frame of ``runtime`` at :attr:`compared_at`."""
+        n = self.compared_at
+        p = None if n is None else (self.local if runtime == "local" else self.ray).at(n)
+        return None if p is None else cpu_ms_per_frame(p)
+
+    @property
+    def overhead(self) -> float | None:
+        """Ray's CPU per processed frame over the local runtime's, minus one (0.1 = 10% more)."""
+        local, ray = self.cpu_ms("local"), self.cpu_ms("ray")
+        if local is None or ray is None or local <= 0:
+            return None
+        return ray / local - 1.0
+
+    def overheads(self) -> dict[int, float]:
+        """The same ratio at every N both runtimes ran."""
+        out: dict[int, float] = {}
+        for p in self.local.points:
+            q = self.ray.at(p.cameras)
+            a, b = cpu_ms_per_frame(p), None if q is None else cpu_ms_per_frame(q)
+            if a is not None and b is not None and a > 0:
+                out[p.cameras] = b / a - 1.0
+        return dict(sorted(out.items()))
+
+    def as_json(self) -> dict[str, object]:
+        def r(v: float | None) -> float | None:
+            return None if v is None or not math.isfinite(v) else round(v, 4)
+
+        return {
+            "nodes": self.nodes, "compared_at_cameras": self.compared_at,
+            "cpu_ms_per_frame": {"local": r(self.cpu_ms("local")), "ray": r(self.cpu_ms("ray"))},
+            "overhead": r(self.overhead),
+            "overhead_by_cameras": {str(n): round(v, 4) for n, v in self.overheads().items()},
+            "local": self.local.as_json(), "ray": self.ray.as_json(),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class RayBenchResult:
+    """A whole run: every node count's comparison, and where and when it ran."""
+
+    width: int
+    height: int
+    clip_s: float
+    comparisons: tuple[NodeComparison, ...]
+    settings: LiveBenchSettings
+    command: str
+    machine: Machine
+    load_before: tuple[float, float, float]
+    load_after: tuple[float, float, float]
+    max_overhead: float = 0.10
+
+    @property
+    def label(self) -> str:
+        return f"{self.width}×{self.height}"
+
+    def as_json(self) -> dict[str, object]:
+        settings = self.settings.as_json()
+        settings.pop("workers")
+        return {
+            "command": self.command, "machine": self.machine.as_json(), "width": self.width,
+            "height": self.height, "clip_s": round(self.clip_s, 3), "load_before": list(self.load_before),
+            "load_after": list(self.load_after),
+            "settings": settings | {"ray_node_cpus": 1, "ray_lost_after_s": LOST_AFTER_S,
+                                    "local_workers": "the node count"},
+            "max_overhead": self.max_overhead,
+            "comparisons": [c.as_json() for c in self.comparisons],
+        }  # fmt: skip
+
+
+# --- the run --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def ray_cluster(nodes: int) -> Iterator[str]:
+    """A Ray cluster of ``nodes`` nodes of one CPU each on this machine; yields the head's address.
+
+    Raises:
+        ConfigError: Ray is not installed.
+    """
+    try:
+        import ray  # noqa: PLC0415 (the optional extra vigil[cluster])
+        import ray.cluster_utils  # noqa: PLC0415
+    except ImportError as exc:
+        raise ConfigError("--runtime ray needs Ray: pip install 'vigil[cluster]'") from exc
+    head = ray.cluster_utils.Cluster(
+        initialize_head=True, connect=False,
+        head_node_args={**_NODE, "_system_config": {"health_check_period_ms": 1000}},
+    )  # fmt: skip
+    try:
+        for _ in range(nodes - 1):
+            head.add_node(**_NODE)
+        head.wait_for_nodes()
+        yield str(head.address)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        head.shutdown()  # type: ignore[no-untyped-call]
+
+
+def on_ray(config: VigilConfig, address: str) -> VigilConfig:
+    """``config`` with its cameras on the Ray cluster at ``address`` (one actor per node CPU)."""
+    data = config.model_dump()
+    ray = data["runtime"]["ray"] | {"address": address, "lost_after_s": LOST_AFTER_S, "actors_per_node": None}
+    data["runtime"] = data["runtime"] | {"type": "ray", "ray": ray}
+    return VigilConfig.model_validate(data)
+
+
+@dataclass(frozen=True)
+class _Searches:
+    """What every capacity search of one run shares: the template, the RTSP camera, the N to try."""
+
+    setup: LiveBenchSetup
+    url: str
+    clip_s: float
+    candidates: Sequence[int]
+    refine: bool
+    progress: ProgressFn
+
+    def _search(self, setup: LiveBenchSetup, what: str) -> tuple[PointResult, ...]:
+        points: list[PointResult] = []
+        tried: dict[int, bool] = {}
+        while (n := next_cameras(tried, self.candidates, refine=self.refine)) is not None:
+            label = f"{what}, {n} camera{'s' if n > 1 else ''}"
+
+            def report(step: str, done: float, total: float, label: str = label) -> None:
+                self.progress(f"{label}: {step}", done, total)
+
+            points.append(run_point(setup, self.url, n, self.clip_s, report))
+            tried[n] = points[-1].passed
+        return tuple(points)
+
+    def _with_workers(self, workers: int) -> LiveBenchSetup:
+        return dataclasses.replace(
+            self.setup, settings=dataclasses.replace(self.setup.settings, workers=workers)
+        )
+
+    def local(self, workers: int) -> RuntimeSearch:
+        """The search on the local runtime with ``workers`` worker processes."""
+        what = f"local, {workers} worker{'s' if workers > 1 else ''}"
+        return RuntimeSearch("local", workers, self._search(self._with_workers(workers), what))
+
+    def ray(self, nodes: int) -> RuntimeSearch:
+        """The search on a fresh Ray cluster of ``nodes`` 1-CPU nodes (each N's service joins it anew)."""
+        import ray  # noqa: PLC0415 (the optional extra; ray_cluster says so when it is missing)
+
+        started = time.monotonic()
+        with ray_cluster(nodes) as address:
+            cluster_s = time.monotonic() - started
+            base = self._with_workers(nodes)
+            setup = dataclasses.replace(base, config=on_ray(base.config, address))
+            try:
+                points = self._search(setup, f"ray, {nodes} node{'s' if nodes > 1 else ''}")
+            finally:
+                ray.shutdown()
+        return RuntimeSearch("ray", nodes, points, cluster_s)
+
+
+def bench_runtimes(
+    setup: LiveBenchSetup,
+    clip: Path,
+    size_wh: tuple[int, int],
+    candidates: Sequence[int],
+    *,
+    nodes: Sequence[int] = DEFAULT_NODES,
+    refine: bool = True,
+    progress: ProgressFn = lambda _w, _d, _t: None,
+    on_nodes: Callable[[NodeComparison], None] = lambda _c: None,
+) -> list[NodeComparison]:
+    """For each node count: the capacity search on a Ray cluster of that many 1-CPU nodes, then on the
+    local runtime with that many worker processes.
+
+    Args:
+        setup: the template, settings (``workers`` is set per node count) and base config.
+        clip: an H.264 MP4 at ``size_wh``, served over RTSP for the whole run.
+        size_wh: its size.
+        candidates: N tried upward until one fails (then the gap is bisected with ``refine``).
+        nodes: the node counts.
+        refine: see :func:`~vigil.evaluate.capacity_search.next_cameras`.
+        progress: called while each N runs.
+        on_nodes: told each node count's comparison as soon as it is done.
+
+    Raises:
+        ConfigError: Ray is not installed.
+        SourceError: the RTSP server cannot start.
+    """
+    out: list[NodeComparison] = []
+    with RtspServer({MOUNT: clip}, loop=True) as server:
+        searches = _Searches(setup, server.url(MOUNT), clip_seconds(clip), candidates, refine, progress)
+        for k in nodes:
+            ray_side = searches.ray(k)
+            comparison = NodeComparison(k, searches.local(k), ray_side)
+            on_nodes(comparison)
+            out.append(comparison)
+    return out
