@@ -21,6 +21,7 @@ from vigil.evaluate.identify import (
     evaluate,
     lfw_split,
     make_split,
+    margin_sweep,
     operating_point,
     run_identify,
     search_top2,
@@ -160,6 +161,27 @@ def test_tradeoff_moves_one_error_against_the_other() -> None:
     assert 0.78 < curve.threshold[0] < 0.84 and 0.97 < curve.threshold[-1] < 1.0
     assert np.all(np.diff(curve.fpir) <= 0) and np.all(np.diff(curve.fnir) >= 0)
     assert curve.fpir[0] >= 0.97 and curve.fnir[-1] >= 0.97
+
+
+def test_a_margin_is_worth_deriving_only_where_it_lowers_fnir_at_the_same_fpir() -> None:
+    """Strangers who score high but close to a second person: a margin keeps them out, so at the same
+    FPIR the threshold can drop and more mated probes are named. Where strangers lead clearly, it can't."""
+    rng = np.random.default_rng(1)
+    n = 1000
+    truth = np.concatenate([np.arange(n // 2), np.full(n // 2, -1)]).astype(np.int64)
+    person = np.stack([np.where(truth >= 0, truth, 7), np.full(n, 999)], axis=1).astype(np.int64)
+    top = np.where(truth >= 0, rng.normal(0.60, 0.08, n), rng.normal(0.45, 0.08, n)).astype(np.float32)
+    ambiguous = np.where(truth >= 0, top - 0.2, top - 0.01).astype(np.float32)  # strangers: two near
+    clear = (top - 0.2).astype(np.float32)  # everyone leads by 0.2
+    helped = margin_sweep(Ranked(truth, person, np.stack([top, ambiguous], axis=1)))
+    unhelped = margin_sweep(Ranked(truth, person, np.stack([top, clear], axis=1)))
+    for t, m, p in helped:
+        assert p.fpir <= t + 1e-9, (t, m, p.fpir)
+    fnir = {(t, m): p.fnir for t, m, p in helped}
+    assert fnir[(0.01, 0.05)] < fnir[(0.01, 0.0)] / 3, fnir
+    assert {p.fnir for t, _, p in unhelped if t == 0.01} == {fnir[(0.01, 0.0)]}, (
+        "a margin all pass changes nothing"
+    )
 
 
 # Four enrolled people (photos 1 and 2 of each) and three strangers with one LFW photo each.

@@ -20,7 +20,7 @@ from vigil.cli.common import ConfigOption, ModelDirOption, load_cli_config, prog
 from vigil.config import VigilConfig
 from vigil.errors import VigilError
 from vigil.evaluate.embed_images import VectorCache, lfw_cache_path
-from vigil.evaluate.identify import FPIR_TARGETS, IdentifyResult, OperatingPoint, run_identify
+from vigil.evaluate.identify import FPIR_TARGETS, MARGINS, IdentifyResult, OperatingPoint, run_identify
 from vigil.evaluate.machine import Machine, machine_info
 from vigil.evaluate.plots import plot_identify
 from vigil.samples import data_dir
@@ -110,6 +110,19 @@ def _add_point(table: Table, label: str, p: OperatingPoint) -> None:
     table.add_row(f"{label}: FPIR", *_rate(p.fpir, p.false_positive, p.non_mated), end_section=True)
 
 
+def _margins(result: IdentifyResult) -> None:
+    """At each FPIR target, what a margin over the runner-up costs in FNIR."""
+    table = Table(title="A margin over the runner-up, at a fixed FPIR")
+    for col in ("FPIR target", "margin", "threshold", "FPIR", "FNIR"):
+        table.add_column(col, justify="right")
+    for target, margin, p in result.margins:
+        cells = (f"{target:.1%}", f"{margin:.2f}", f"{p.threshold:.4f}", f"{p.fpir:.2%}", f"{p.fnir:.2%}")
+        table.add_row(*cells, end_section=margin == MARGINS[-1])
+    console.print(table)
+    derived = ", ".join(f"{result.best_margin(t):.2f} at FPIR {t:.1%}" for t in FPIR_TARGETS)
+    console.print(f"margin with the lowest FNIR (the one to derive): {derived}")
+
+
 def _report(result: IdentifyResult, cfg: VigilConfig, machine: Machine) -> None:
     t = result.at_threshold
     fb = result.fallbacks
@@ -134,6 +147,7 @@ def _report(result: IdentifyResult, cfg: VigilConfig, machine: Machine) -> None:
             *_rate(p.fnir, p.mated - p.true_positive, p.mated),
         )
     console.print(table)
+    _margins(result)
     if result.decided == result.at_threshold:
         console.print(
             f"Vigil's rule gives the same decisions as the threshold alone (match.min_margin = "

@@ -46,6 +46,8 @@ LIST_ID = 1
 THRESHOLD_STEP = 0.0025
 #: FPIR targets at which the threshold needed and the FNIR paid for it are reported.
 FPIR_TARGETS = (0.01, 0.001)
+MARGINS = (0.0, 0.02, 0.05, 0.1)
+"""Margins over the runner-up tried at each FPIR target (:func:`margin_sweep`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,25 @@ def threshold_for_fpir(ranked: Ranked, target: float) -> float:
     return float(np.nextafter(best[allowed], np.float32(np.inf)))
 
 
+def margin_sweep(ranked: Ranked) -> tuple[tuple[float, float, OperatingPoint], ...]:
+    """For each FPIR target and margin of :data:`MARGINS`: (target, margin, the operating point at the
+    lowest threshold that keeps FPIR within the target under that margin). Whether a margin earns its
+    place is then read at a fixed false-alert rate: the margin to derive is the one with the lowest FNIR.
+    """
+    top, lead = ranked.score[:, 0], ranked.score[:, 0] - ranked.score[:, 1]
+    strangers = int((~ranked.mated).sum())
+    out: list[tuple[float, float, OperatingPoint]] = []
+    for target in FPIR_TARGETS:
+        for margin in MARGINS:
+            passing = np.sort(top[~ranked.mated & (lead >= margin)])[::-1]
+            allowed = int(np.floor(target * strangers + 1e-9))
+            threshold = (
+                float(np.nextafter(passing[allowed], np.float32(np.inf))) if allowed < len(passing) else -1.0
+            )
+            out.append((target, margin, operating_point(ranked, threshold, margin)))
+    return tuple(out)
+
+
 @dataclass(frozen=True, slots=True)
 class Tradeoff:
     """FPIR and FNIR over a range of thresholds (nearest score ≥ threshold)."""
@@ -296,6 +317,12 @@ class IdentifyResult:
     decided: OperatingPoint
     at_fpir: tuple[OperatingPoint, ...]
     curve: Tradeoff
+    margins: tuple[tuple[float, float, OperatingPoint], ...] = ()
+
+    def best_margin(self, target: float) -> float:
+        """The margin with the lowest FNIR at ``target`` (the smallest on a tie): the one to derive."""
+        rows = [(p.fnir, m) for t, m, p in self.margins if t == target]
+        return min(rows)[1] if rows else 0.0
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -311,6 +338,7 @@ class IdentifyResult:
             "at_fpir": [
                 {"target_fpir": t, **p.as_json()} for t, p in zip(FPIR_TARGETS, self.at_fpir, strict=True)
             ],
+            "margins": [{"target_fpir": t, "margin": m, **p.as_json()} for t, m, p in self.margins],
             "tradeoff": {
                 "threshold": self.curve.threshold.tolist(),
                 "fpir": self.curve.fpir.tolist(),
@@ -353,6 +381,7 @@ def evaluate(
         decided=operating_point(ranked, threshold, min_margin),
         at_fpir=tuple(operating_point(ranked, threshold_for_fpir(ranked, t)) for t in FPIR_TARGETS),
         curve=tradeoff(ranked),
+        margins=margin_sweep(ranked),
     )
 
 
