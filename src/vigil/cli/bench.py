@@ -20,6 +20,7 @@ from rich.table import Table
 from vigil.app import Engine, build_engine
 from vigil.cli.bench_chaos import chaos_app
 from vigil.cli.bench_embed import embed
+from vigil.cli.bench_embed_pool import embed_pool
 from vigil.cli.bench_identify import identify
 from vigil.cli.bench_live import live
 from vigil.cli.bench_search import search
@@ -287,5 +288,6 @@ bench_app.command("live")(live)
 bench_app.command("search")(search)
 bench_app.command("identify")(identify)
 bench_app.command("embed")(embed)
+bench_app.command("embed-pool")(embed_pool)
 bench_app.command("watchlist")(watchlist)
 bench_app.add_typer(chaos_app, name="chaos")
