@@ -29,7 +29,7 @@ from vigil.match.calibration import load_calibration, shipped_calibration
 from vigil.services.site_calibration import MIN_TRACKS
 from vigil.store.db import Database
 from vigil.store.migrate import ensure_schema
-from vigil.store.tables import AuditEntry, Camera, Event, Person, Watchlist
+from vigil.store.tables import AuditEntry, Camera, Event, EventTemplate, Person, Watchlist
 from vigil.types import FloatArray
 
 BASE = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -236,3 +236,35 @@ def test_a_site_calibration_is_refused_in_one_line_without_reading_a_template(
         assert _audit(db) == []
     if case == "missing":
         assert not (tmp_path / "nothing-here.db").exists()
+
+
+def test_tracks_of_another_model_count_once_re_embedded(
+    tmp_path: Path, model_dir: Path, stranger_vectors: FloatArray
+) -> None:
+    """Tracks recorded with dlib and re-embedded since (`vigil db reembed`) are the configured model's
+    strangers, with their new template; those not re-embedded still are not."""
+    site = _site(f"sqlite:///{tmp_path / 'vigil.db'}", tmp_path, model_dir)
+    _record(site, stranger_vectors, {"door": 250}, model_id="dlib-resnet-v1+flip")
+    with site.db.write() as s:
+        events = s.scalars(select(Event).order_by(Event.id)).all()
+        s.add_all(
+            EventTemplate(event_id=e.id, model_id=site.model_id, embedding=stranger_vectors[i].astype("<f4")
+                          .tobytes(), shots=1, created_at=BASE)
+            for i, e in enumerate(events[:230])
+        )  # fmt: skip
+        for e in events:  # the old templates are dlib's: not these vectors
+            e.embedding = np.zeros(128, "<f4").tobytes()
+    out = tmp_path / "site.json"
+    r = site.cli("calibrate", "build", "--strangers", "store", "--out", str(out), "-r", REASON)
+    assert r.code == 0, r
+    cal = load_calibration(out)
+    assert cal.strangers == 230
+    assert abs(cal.threshold(10, 0.01).threshold - shipped_threshold(site.model_id, 10)) < 0.05
+    details = json.loads(_audit(site.db)[0].details)
+    assert details["tracks"] == 230
+
+
+def shipped_threshold(model_id: str, size: int) -> float:
+    lfw = shipped_calibration(model_id)
+    assert lfw is not None
+    return lfw.threshold(size, 0.01).threshold

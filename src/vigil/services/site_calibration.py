@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from vigil.errors import BadInput, NotFound
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
-from vigil.store.tables import Camera, Event
+from vigil.store.tables import Camera, Event, EventTemplate
 from vigil.types import FloatArray
 
 MIN_TRACKS = 200
@@ -96,16 +96,29 @@ class SiteStrangers:
             raise BadInput("reason", "reading the archive's face templates needs a reason (--reason)")
         scope.check()
         where = _unknown(db, scope)
+        # A track recorded with another embedder counts under this one once re-embedded (event_templates).
+        again = and_(EventTemplate.event_id == Event.id, EventTemplate.model_id == scope.model_id)
+        ours = or_(Event.model_id == scope.model_id, EventTemplate.id.is_not(None))
         with db.read() as s:
-            counted = s.execute(select(Event.model_id, func.count()).where(where).group_by(Event.model_id))
+            found = int(
+                s.scalar(select(func.count()).select_from(Event).outerjoin(EventTemplate, again)
+                         .where(where, ours)) or 0
+            )  # fmt: skip
+            counted = s.execute(
+                select(Event.model_id, func.count())
+                .outerjoin(EventTemplate, again)
+                .where(where, ~ours)
+                .group_by(Event.model_id)
+            )
             by_model = {str(row[0]): int(row[1]) for row in counted}
-        found = by_model.pop(scope.model_id, 0)
         if found < minimum:
             raise BadInput("store", _too_few(found, minimum, scope, by_model))
+        template = case((Event.model_id == scope.model_id, Event.embedding), else_=EventTemplate.embedding)
         query = (
-            select(Event.id, Event.embedding, Event.start_at, Camera.name)
+            select(Event.id, template, Event.start_at, Camera.name)
             .join(Camera, Camera.id == Event.camera_id)
-            .where(where, Event.model_id == scope.model_id)
+            .outerjoin(EventTemplate, again)
+            .where(where, ours)
             .order_by(Event.id)
         )
         with db.write() as s:
@@ -153,7 +166,7 @@ def _too_few(found: int, minimum: int, scope: SiteScope, others: dict[str, int])
         return (
             f"its unknown tracks ({scope.describe()}) are of another model ({models}), the configured "
             f"embedder is {scope.model_id}: scores of different models are not comparable (configure the "
-            "embedder that recorded them)"
+            "embedder that recorded them, or embed them again: `vigil db reembed --model NAME`)"
         )
     also = f"; {sum(others.values()):,} more of other models" if others else ""
     return (
