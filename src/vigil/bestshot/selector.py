@@ -64,6 +64,27 @@ def cut_shot(
     )
 
 
+def unusable(quality: QualityScores, config: BestShotConfig) -> tuple[str, ...]:
+    """Why a face is too poor to be embedded and judged (empty when it is good enough): smaller than
+    ``min_face_px``, blurrier than ``min_sharpness`` or of total quality below ``min_quality``. The live
+    path never embeds such a shot; a still photo's face is reported with these reasons instead.
+
+    Example:
+        >>> unusable(QualityScores(20.0, 0.1, 0.8, 0.9, 0.9, 1.0, 0.3), BestShotConfig())[0]
+        'face is 20 px, below the 32 px needed'
+    """
+    reasons = []
+    if quality.size_px < config.min_face_px:
+        reasons.append(f"face is {quality.size_px:.0f} px, below the {config.min_face_px} px needed")
+    if quality.sharpness < config.min_sharpness:
+        reasons.append(
+            f"face is blurred or dark (sharpness {quality.sharpness:.2f} < {config.min_sharpness:.2f})"
+        )
+    if quality.total < config.min_quality:
+        reasons.append(f"face quality {quality.total:.2f} is below {config.min_quality:.2f}")
+    return tuple(reasons)
+
+
 class BestShotSelector:
     """Decides, track by track, which observed faces to embed now.
 
@@ -127,11 +148,7 @@ class BestShotSelector:
 
     def _worth_embedding(self, state: _TrackShots, quality: QualityScores, t_ms: int) -> bool:
         cfg = self._config
-        if (
-            quality.size_px < cfg.min_face_px
-            or quality.total < cfg.min_quality
-            or quality.sharpness < cfg.min_sharpness
-        ):
+        if unusable(quality, cfg):
             return False
         if state.n_embedded == 0:
             return True

@@ -1,4 +1,5 @@
-"""`vigil scan`: identify watchlisted people in video files and streams, one line per track."""
+"""`vigil scan`: identify watchlisted people in video files and streams, one line per track; in photos,
+one row per face (:mod:`vigil.cli.scan_photos`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vigil.annotate import FrameBoxes, write_annotated
 from vigil.app import Engine, build_engine, build_footage, open_store
 from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config
+from vigil.cli.scan_photos import expand, is_photo, print_photo, scan_photo
 from vigil.config import MatchConfig, VigilConfig
 from vigil.errors import BadInput, SourceError, VigilError
 from vigil.ingest import open_source
@@ -148,7 +150,8 @@ def _annotate(engine: Engine, spec: str, boxes: list[FrameBoxes], lines: list[Tr
 def run_scan(
     cfg: VigilConfig, videos: list[str], watchlist: Path, out: Path | None, annotate: Path | None, crops: Path
 ) -> None:
-    """Enrol the watchlist, scan every input, report; exits 1 if nothing, 2 if no run was possible."""
+    """Enrol the watchlist, scan every input (a folder: each file in it; photos face by face), report; exits
+    1 if nothing could be processed or a photo failed, 2 if no run was possible."""
     if annotate is not None and len(videos) > 1:
         raise typer.BadParameter("--annotate takes one input video", param_hint="--annotate")
     try:
@@ -157,14 +160,20 @@ def run_scan(
     except VigilError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
-    processed = 0
+    processed = photos_failed = 0
+    inputs = expand(videos)
     jsonl = out.open("w", encoding="utf-8") if out is not None else None
     try:
-        for spec in videos:
+        for spec in inputs:
+            photo = is_photo(Path(spec))
             try:
-                _scan_one(engine, wl, match, spec, crops, jsonl, annotate)
+                if photo:
+                    _scan_photo(engine, wl, match, Path(spec), jsonl)
+                else:
+                    _scan_one(engine, wl, match, spec, crops, jsonl, annotate)
                 processed += 1
             except (SourceError, BadInput) as exc:
+                photos_failed += photo
                 console.print(f"[red]error:[/] {exc}")
     finally:
         if jsonl is not None:
@@ -172,8 +181,20 @@ def run_scan(
     if processed == 0:
         console.print("[red]nothing could be processed[/]")
         raise typer.Exit(1)
-    if processed < len(videos):
-        console.print(f"[yellow]{len(videos) - processed} of {len(videos)} inputs failed; see above[/]")
+    if processed < len(inputs):
+        console.print(f"[yellow]{len(inputs) - processed} of {len(inputs)} inputs failed; see above[/]")
+    if photos_failed:
+        raise typer.Exit(1)
+
+
+def _scan_photo(
+    engine: Engine, watchlist: Watchlist, match: MatchConfig, path: Path, jsonl: TextIO | None
+) -> None:
+    lines = scan_photo(engine, watchlist, match, path)
+    print_photo(out_console, path, lines)
+    if jsonl is not None:
+        jsonl.writelines(json.dumps(line.as_json()) + "\n" for line in lines)
+        jsonl.flush()
 
 
 def _store_one(footage: FootageImport, path: Path, camera: str, began: datetime, cfg: VigilConfig) -> str:
@@ -217,7 +238,9 @@ def run_store_scan(cfg: VigilConfig, videos: list[str], camera: str, start: date
 
 
 def scan(
-    videos: Annotated[list[str], typer.Argument(help="Video files, image folders or stream URLs.")],
+    videos: Annotated[
+        list[str], typer.Argument(help="Video files, photos, folders of them, or stream URLs.")
+    ],
     watchlist: Annotated[
         Path | None, typer.Option("--watchlist", "-w", help="Folder of <name>/<photo> files.")
     ] = None,
@@ -236,7 +259,7 @@ def scan(
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Also write one JSON line per track here.")
+        Path | None, typer.Option("--out", help="Also write one JSON line per track (photo: per face) here.")
     ] = None,
     annotate: Annotated[
         Path | None, typer.Option("--annotate", help="Write the video with boxes and names (.mp4).")
@@ -251,7 +274,8 @@ def scan(
     config: ConfigOption = None,
     model_dir: ModelDirOption = None,
 ) -> None:
-    """Find and identify watchlisted people in videos: one line per track (who, when, how sure); or, with
+    """Find and identify watchlisted people in videos: one line per track (who, when, how sure), and in
+    photos: a table of every face; or, with
     --store, record them in the archive (searchable, alerting) as a virtual camera."""
     if (watchlist is None) == (store is None):
         raise typer.BadParameter("give --watchlist (a folder) or --store (a camera name), one of them")
