@@ -249,7 +249,10 @@ class _Searches:
     refine: bool
     progress: ProgressFn
 
-    def _search(self, setup: LiveBenchSetup, what: str) -> tuple[PointResult, ...]:
+    def _search(
+        self, setup: LiveBenchSetup, what: str, after: Callable[[], None] = lambda: None
+    ) -> tuple[PointResult, ...]:
+        """The N tried upward then bisected, each a fresh service; ``after()`` follows each N."""
         points: list[PointResult] = []
         tried: dict[int, bool] = {}
         while (n := next_cameras(tried, self.candidates, refine=self.refine)) is not None:
@@ -258,7 +261,10 @@ class _Searches:
             def report(step: str, done: float, total: float, label: str = label) -> None:
                 self.progress(f"{label}: {step}", done, total)
 
-            points.append(run_point(setup, self.url, n, self.clip_s, report))
+            try:
+                points.append(run_point(setup, self.url, n, self.clip_s, report))
+            finally:
+                after()
             tried[n] = points[-1].passed
         return tuple(points)
 
@@ -281,10 +287,8 @@ class _Searches:
             cluster_s = time.monotonic() - started
             base = self._with_workers(nodes)
             setup = dataclasses.replace(base, config=on_ray(base.config, address))
-            try:
-                points = self._search(setup, f"ray, {nodes} node{'s' if nodes > 1 else ''}")
-            finally:
-                ray.shutdown()
+            what = f"ray, {nodes} node{'s' if nodes > 1 else ''}"
+            points = self._search(setup, what, after=ray.shutdown)  # each N's service joins anew
         return RuntimeSearch("ray", nodes, points, cluster_s)
 
 
