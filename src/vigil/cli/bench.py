@@ -25,6 +25,7 @@ from vigil.cli.bench_identify import identify
 from vigil.cli.bench_live import live
 from vigil.cli.bench_search import search
 from vigil.cli.bench_store import store
+from vigil.cli.bench_vector_engines import vector_engines
 from vigil.cli.bench_watchlist import watchlist
 from vigil.cli.common import ConfigOption, ModelDirOption, enrol_watchlist, load_cli_config, progress_bar
 from vigil.errors import VigilError
@@ -286,6 +287,7 @@ def pipeline(
 bench_app.command("store")(store)
 bench_app.command("live")(live)
 bench_app.command("search")(search)
+bench_app.command("vector-engines")(vector_engines)
 bench_app.command("identify")(identify)
 bench_app.command("embed")(embed)
 bench_app.command("embed-pool")(embed_pool)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, replace
 import faiss
 import numpy as np
 
-from vigil.evaluate.synthetic_gallery import SyntheticGallery, make_probes
+from vigil.evaluate.synthetic_gallery import Probes, SyntheticGallery, make_probes
 from vigil.match.index import FlatIndex, VectorIndex
 from vigil.search.index import HNSW_LINKS, TRAIN_PER_CELL, IvfIndex, IvfSettings
 from vigil.types import FloatArray, IntArray
@@ -69,13 +69,15 @@ def _ivf_mib(n: int, dim: int, nlist: int) -> float:
     return (n * (4 * dim + 8) + nlist * (4 * dim + 8 * HNSW_LINKS)) / _MIB  # lists, centres and their graph
 
 
-def _answer(index: VectorIndex, probes: FloatArray, truth: IntArray, n: int) -> tuple[float, float, float]:
-    """p50 and p99 latency (ms) of ``n`` single-probe searches, and recall@1 against ``truth``."""
+def _answer(
+    index: VectorIndex, probes: FloatArray, truth: IntArray, n: int, k: int = 1
+) -> tuple[float, float, float]:
+    """p50 and p99 latency (ms) of ``n`` single-probe top-``k`` searches, and recall@1 against ``truth``."""
     latencies = np.empty(n)
     hits = 0
     for i in range(n):
         start = time.perf_counter()
-        _, ids = index.search(probes[i : i + 1], 1)
+        _, ids = index.search(probes[i : i + 1], k)
         latencies[i] = time.perf_counter() - start
         hits += int(ids[0, 0] == truth[i])
     return float(np.percentile(latencies, 50) * 1e3), float(np.percentile(latencies, 99) * 1e3), hits / n
@@ -91,13 +93,32 @@ def bench_size(
     progress: Progress = lambda _m: None,
 ) -> SizeResult:
     """Exact search (if ``exact_queries``) and IVF at each of ``nprobes`` over ``faces`` synthetic faces."""
-    faiss.omp_set_num_threads(1)
     gallery = SyntheticGallery(faces=faces, people=max(1, faces // 5), model_id="synthetic")
     progress(f"{faces:,} faces: the right answers by brute force")
     start = time.perf_counter()
     probes = make_probes(gallery, queries)
     result = SizeResult(faces, ivf.cells_for(faces), time.perf_counter() - start)
+    result.runs.extend(
+        faiss_runs(gallery, probes, exact_queries=exact_queries, nprobes=nprobes, nlist=result.nlist,
+                   progress=progress)
+    )  # fmt: skip
+    return replace(result, peak_rss_mib=_peak_rss_mib())
 
+
+def faiss_runs(
+    gallery: SyntheticGallery,
+    probes: Probes,
+    *,
+    exact_queries: int,
+    nprobes: list[int],
+    nlist: int,
+    k: int = 1,
+    progress: Progress = lambda _m: None,
+) -> list[IndexRun]:
+    """The archive's two FAISS indexes over ``gallery``: exact (if ``exact_queries``), then IVF with
+    ``nlist`` cells at each of ``nprobes``, answering ``probes`` top-``k``, one at a time on one thread."""
+    faiss.omp_set_num_threads(1)
+    faces, runs = gallery.faces, list[IndexRun]()
     if exact_queries:
         progress(f"{faces:,} faces: exact search")
         start = time.perf_counter()
@@ -105,27 +126,26 @@ def bench_size(
         for ids, vectors in gallery.chunks():
             flat.add(ids, vectors)
         build_s, memory = time.perf_counter() - start, _flat_mib(len(flat), gallery.dim)
-        p50, p99, recall = _answer(flat, probes.vectors, probes.truth_ids, min(exact_queries, len(probes)))
-        result.runs.append(
-            IndexRun("exact", None, build_s, memory, min(exact_queries, len(probes)), p50, p99, recall)
-        )
+        n = min(exact_queries, len(probes))
+        p50, p99, recall = _answer(flat, probes.vectors, probes.truth_ids, n, k)
+        runs.append(IndexRun("exact", None, build_s, memory, n, p50, p99, recall))
         del flat
 
-    progress(f"{faces:,} faces: IVF with {result.nlist:,} cells (training, then adding)")
+    progress(f"{faces:,} faces: IVF with {nlist:,} cells (training, then adding)")
     start = time.perf_counter()
-    sample = _training_sample(gallery, result.nlist * TRAIN_PER_CELL)
-    index = IvfIndex(gallery.dim, sample, result.nlist, nprobes[0])
+    sample = _training_sample(gallery, nlist * TRAIN_PER_CELL)
+    index = IvfIndex(gallery.dim, sample, nlist, nprobes[0])
     del sample
     for ids, vectors in gallery.chunks():
         index.add(ids, vectors)
-    build_s, memory = time.perf_counter() - start, _ivf_mib(len(index), gallery.dim, result.nlist)
+    build_s, memory = time.perf_counter() - start, _ivf_mib(len(index), gallery.dim, nlist)
     for nprobe in nprobes:
         progress(f"{faces:,} faces: IVF, nprobe {nprobe}")
         index.nprobe = nprobe
-        p50, p99, recall = _answer(index, probes.vectors, probes.truth_ids, len(probes))
-        result.runs.append(IndexRun("ivf", nprobe, build_s, memory, len(probes), p50, p99, recall))
+        p50, p99, recall = _answer(index, probes.vectors, probes.truth_ids, len(probes), k)
+        runs.append(IndexRun("ivf", nprobe, build_s, memory, len(probes), p50, p99, recall))
     del index
-    return replace(result, peak_rss_mib=_peak_rss_mib())
+    return runs
 
 
 def _training_sample(gallery: SyntheticGallery, n: int) -> FloatArray:
