@@ -118,7 +118,7 @@ def embed_pool(
             warmup_s=warmup,
         )
         with progress_bar(err_console, transient=True) as bar:
-            task = bar.add_task("bench embed-pool", total=len(settings.modes) + 1)
+            task = bar.add_task("bench embed-pool", total=len(settings.modes) + 2)
             result = run_bench_embed_pool(
                 cfg,
                 images,

@@ -16,9 +16,10 @@ Every client counts the requests that start and end inside the common timed wind
 by every process of the machine) and times each one (:func:`time.perf_counter`, the call and its answer).
 CPU time is read with psutil from the processes of every actor of the mode at the window's edges;
 ``machine_cores`` is the whole machine's busy CPU per wall second over the window (the Ray daemons, the
-driver and other users' jobs included), so a disturbed run says so. Before a mode's actors go, client 0
-embeds every chip once through the mode's path: those vectors are compared with the ones the engine
-embeds in this process.
+driver and other users' jobs included), so a disturbed run says so. Before each window client 0 embeds
+every chip once through the mode's path (also a warm-up): those vectors are compared with the ones the
+engine embeds in this process. Every actor is started once for the whole run (a Ray worker and its model
+take seconds to start); an actor outside the mode being measured sits idle.
 """
 
 from __future__ import annotations
@@ -298,21 +299,15 @@ class GatheringEmbedder:
 
 class EmbedClient:
     """A client actor (a camera actor's embedding): requests of ``per_request`` chips in a loop, embedded
-    by its own embedder or by the pool actors given, round-robin."""
+    by its own embedder (no pool actors given) or by the pool actors given, round-robin."""
 
     def __init__(
-        self,
-        index: int,
-        chips: list[Image],
-        per_request: int,
-        local: tuple[VigilConfig, str] | None,
-        pool: list[Any],
+        self, index: int, chips: list[Image], per_request: int, config: VigilConfig, detector: str
     ) -> None:
         self._index = index
         self._chips = chips
         self._per = per_request
-        self._pool = pool
-        self._embedder = _embedder(*local) if local is not None else None
+        self._embedder = _embedder(config, detector)
 
     def pid(self) -> int:
         return os.getpid()
@@ -321,20 +316,20 @@ class EmbedClient:
         n = len(self._chips)
         return [self._chips[(k * self._per + j) % n] for j in range(self._per)]
 
-    def _embed(self, chips: list[Image], k: int) -> FloatArray:
-        if self._embedder is not None:
+    def _embed(self, chips: list[Image], k: int, pool: list[Any]) -> FloatArray:
+        if not pool:
             return self._embedder.embed(chips).vectors
         import ray  # noqa: PLC0415 (the optional extra vigil[cluster], present in the actor's process)
 
-        vectors: FloatArray = ray.get(self._pool[(self._index + k) % len(self._pool)].embed.remote(chips))
+        vectors: FloatArray = ray.get(pool[(self._index + k) % len(pool)].embed.remote(chips))
         return vectors
 
-    def probe(self) -> FloatArray:
-        """Every chip once, in order, through this client's path."""
+    def probe(self, pool: list[Any]) -> FloatArray:
+        """Every chip once, in order, in requests of ``per_request`` chips."""
         groups = [self._chips[i : i + self._per] for i in range(0, len(self._chips), self._per)]
-        return np.concatenate([self._embed(g, k) for k, g in enumerate(groups)])
+        return np.concatenate([self._embed(g, k, pool) for k, g in enumerate(groups)])
 
-    def run(self, start_at: float, end_at: float) -> ClientRun:
+    def run(self, start_at: float, end_at: float, pool: list[Any]) -> ClientRun:
         """Requests until ``end_at`` (wall clock); those that start at ``start_at`` or later are counted."""
         latency: list[float] = []
         faces = 0
@@ -343,7 +338,7 @@ class EmbedClient:
             chips = self._request(k)
             counted = time.time() >= start_at
             t0 = time.perf_counter()
-            self._embed(chips, k)
+            self._embed(chips, k, pool)
             ms = 1000 * (time.perf_counter() - t0)
             if counted and time.time() <= end_at:
                 latency.append(ms)
@@ -385,40 +380,59 @@ class _Job:
     settings: EmbedPoolSettings
 
 
-def _start_mode(job: _Job, mode: Mode) -> tuple[list[Any], list[Any]]:
-    """The mode's client actors and pool actors (none in each-actor mode); no CPU is reserved for them."""
-    ray, config, detector, settings = job.ray, job.config, job.detector, job.settings
-    pool: list[Any] = []
-    if mode.kind == "pool":
-        remote = ray.remote(PoolEmbedder).options(num_cpus=0)
-        pool = [remote.remote(config, detector) for _ in range(mode.pool)]
-    elif mode.kind == "gathering":
-        gathering = ray.remote(GatheringEmbedder).options(num_cpus=0, max_concurrency=4 * settings.clients)
-        pool = [gathering.remote(config, detector, settings.gather_max) for _ in range(mode.pool)]
-    local = (config, detector) if mode.kind == "in-actor" else None
+@dataclass(frozen=True, slots=True)
+class _Actors:
+    """Every actor of a run, started once (starting a Ray worker and loading a model takes seconds): the
+    clients, the largest pool asked and the gathering actor. An actor that is not in a mode sits idle."""
+
+    clients: list[Any]
+    pool: list[Any]
+    gathering: list[Any]
+
+    def of(self, mode: Mode) -> list[Any]:
+        """The pool actors a mode's clients send to (none: each embeds its own)."""
+        if mode.kind == "pool":
+            return self.pool[: mode.pool]
+        return self.gathering if mode.kind == "gathering" else []
+
+    def all(self) -> list[Any]:
+        return [*self.clients, *self.pool, *self.gathering]
+
+
+def _start_actors(job: _Job) -> _Actors:
+    """No CPU is reserved for the actors: they share the instance's CPUs as the camera actors would."""
+    ray, config, detector, s = job.ray, job.config, job.detector, job.settings
+    sizes = [m.pool for m in s.modes if m.kind == "pool"]
+    pool = ray.remote(PoolEmbedder).options(num_cpus=0)
+    gathering = ray.remote(GatheringEmbedder).options(num_cpus=0, max_concurrency=4 * s.clients)
     client = ray.remote(EmbedClient).options(num_cpus=0)
-    per = settings.faces_per_request
-    return [client.remote(i, job.chips, per, local, pool) for i in range(settings.clients)], pool
+    return _Actors(
+        clients=[
+            client.remote(i, job.chips, s.faces_per_request, config, detector) for i in range(s.clients)
+        ],
+        pool=[pool.remote(config, detector) for _ in range(max(sizes, default=0))],
+        gathering=[gathering.remote(config, detector, s.gather_max)] if s.gather else [],
+    )
 
 
-def _run_mode(job: _Job, mode: Mode) -> ModeResult:
+def _run_mode(job: _Job, actors: _Actors, pids: dict[int, int], mode: Mode) -> ModeResult:
+    """One mode's timed window; ``pids`` maps the position of every actor in ``actors.all()`` to its
+    process."""
     ray, settings = job.ray, job.settings
-    clients, pool = _start_mode(job, mode)
-    try:
-        pids = ray.get([a.pid.remote() for a in (*clients, *pool)])  # every model is loaded
-        probe: FloatArray = ray.get(clients[0].probe.remote())
-        start_at = time.time() + START_DELAY_S + settings.warmup_s
-        end_at = start_at + settings.seconds
-        running = [c.run.remote(start_at, end_at) for c in clients]
-        _sleep_until(start_at)
-        cpu0, busy0, wall0 = _cpu_s(pids), _machine_busy_s(), time.time()
-        _sleep_until(end_at)
-        cpu1, busy1, wall1 = _cpu_s(pids), _machine_busy_s(), time.time()
-        runs: list[ClientRun] = ray.get(running, timeout=60 + settings.seconds)
-        batches, batched = ray.get(pool[0].gathered.remote()) if mode.kind == "gathering" else (0, 0)
-    finally:
-        for actor in (*clients, *pool):
-            ray.kill(actor, no_restart=True)
+    pool = actors.of(mode)
+    mine = [*actors.clients, *pool]
+    procs = [pids[i] for i, a in enumerate(actors.all()) if any(a is m for m in mine)]
+    probe: FloatArray = ray.get(actors.clients[0].probe.remote(pool))
+    before = ray.get(pool[0].gathered.remote()) if mode.kind == "gathering" else (0, 0)
+    start_at = time.time() + START_DELAY_S + settings.warmup_s
+    end_at = start_at + settings.seconds
+    running = [c.run.remote(start_at, end_at, pool) for c in actors.clients]
+    _sleep_until(start_at)
+    cpu0, busy0, wall0 = _cpu_s(procs), _machine_busy_s(), time.time()
+    _sleep_until(end_at)
+    cpu1, busy1, wall1 = _cpu_s(procs), _machine_busy_s(), time.time()
+    runs: list[ClientRun] = ray.get(running, timeout=60 + settings.seconds)
+    after = ray.get(pool[0].gathered.remote()) if mode.kind == "gathering" else (0, 0)
     same_shape = probe.shape == job.reference.shape
     return ModeResult(
         mode=mode,
@@ -430,9 +444,26 @@ def _run_mode(job: _Job, mode: Mode) -> ModeResult:
         latency_ms=tuple(ms for r in runs for ms in r.latency_ms),
         probe=probe,
         probe_diff=float(np.max(np.abs(probe - job.reference))) if same_shape else float("inf"),
-        batches=batches,
-        batched_chips=batched,
+        batches=after[0] - before[0],
+        batched_chips=after[1] - before[1],
     )
+
+
+def _run_modes(job: _Job, tell: Callable[[str, int], None]) -> list[ModeResult]:
+    ray, settings = job.ray, job.settings
+    actors = _start_actors(job)
+    try:
+        tell("loading the models in every actor", 1)
+        pids = dict(enumerate(ray.get([a.pid.remote() for a in actors.all()])))
+        results: list[ModeResult] = []
+        for k, mode in enumerate(settings.modes):
+            tell(f"{mode.label}: {settings.warmup_s:g} s warm-up, {settings.seconds:g} s timed", 2 + k)
+            results.append(_run_mode(job, actors, pids, mode))
+            log.info("bench embed-pool: %s %.1f faces/s", mode.label, results[-1].faces_per_s)
+        return results
+    finally:
+        for actor in actors.all():
+            ray.kill(actor, no_restart=True)
 
 
 def _private_ray(cpus: int) -> Any:
@@ -459,8 +490,7 @@ def run_bench_embed_pool(
         ModelError: the embedder's model file is missing.
     """
     load_before = load_average()
-    modes = settings.modes
-    steps = len(modes) + 1
+    steps = len(settings.modes) + 2
 
     def tell(what: str, done: int) -> None:
         if progress is not None:
@@ -473,13 +503,8 @@ def run_bench_embed_pool(
     reference = engine.embedder.embed(chips).vectors
     tell("starting Ray", 1)
     ray = _private_ray(settings.ray_cpus)
-    results: list[ModeResult] = []
     try:
-        job = _Job(ray, config, faces.detector, ray.put(chips), reference, settings)
-        for k, mode in enumerate(modes):
-            tell(f"{mode.label}: {settings.warmup_s:g} s warm-up, {settings.seconds:g} s timed", 1 + k)
-            results.append(_run_mode(job, mode))
-            log.info("bench embed-pool: %s %.1f faces/s", mode.label, results[-1].faces_per_s)
+        results = _run_modes(_Job(ray, config, faces.detector, ray.put(chips), reference, settings), tell)
     finally:
         ray.shutdown()
     tell("done", steps)
