@@ -1,0 +1,56 @@
+"""`vigil bench live --runtime ray`, bounded: the real command on a Ray cluster of one 1-CPU node of this
+machine and on the local runtime with one worker, one RTSP camera, a 5 s window (the bench's own run, 1-3
+nodes and the full search, is in docs/benchmarks.md). Both runtimes processed frames, Ray's own processes
+are counted in the CPU, and the overhead per camera-frame is a finite number; the JSON and the plot are
+written. About 45 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.helpers import skip_unless_required
+from vigil.cli import app
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+
+def test_bench_live_on_ray_measures_both_runtimes_and_the_overhead(
+    gstreamer_rtsp: None, hamilton_clip: Path, model_dir: Path, tmp_path: Path
+) -> None:
+    try:
+        import ray.cluster_utils  # noqa: F401, PLC0415 (the optional extra vigil[cluster])
+    except ImportError:
+        skip_unless_required("Ray is not installed: pip install 'vigil[cluster]'", "VIGIL_REQUIRE_SERVICES")
+    out, plot = tmp_path / "ray.json", tmp_path / "ray.png"
+    args = ["bench", "live", "--runtime", "ray", "--nodes", "1", "--cameras", "1", "--no-refine",
+            "--window-s", "5", "--warmup-s", "2", "--json", str(out), "--plot", str(plot),
+            "--model-dir", str(model_dir)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Ray runtime against the local runtime" in result.output
+
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert (data["width"], data["height"]) == (640, 360)
+    [nodes] = data["comparisons"]
+    assert nodes["nodes"] == 1 and nodes["compared_at_cameras"] == 1
+    for runtime in ("local", "ray"):
+        side = nodes[runtime]
+        assert side["runtime"] == runtime and side["nodes"] == 1
+        [point] = side["points"]
+        assert point["cameras"] == 1 and point["frames_processed"] > 20, point  # ~10 frames/s for 5 s
+        assert point["cpu_ms_per_frame"] > 0 and point["min_fps"] > 0
+        assert point["point"]["per_camera"][0]["state"] == "streaming"
+    assert nodes["local"]["points"][0]["ray_cpu_pct"] == 0
+    assert nodes["ray"]["points"][0]["ray_cpu_pct"] > 0, "the raylet, GCS and agents are in the CPU"
+    assert nodes["ray"]["cluster_start_s"] > 0
+    overhead = nodes["overhead"]
+    assert isinstance(overhead, float) and math.isfinite(overhead) and overhead > -1.0
+    ms = nodes["cpu_ms_per_frame"]
+    assert overhead == pytest.approx(ms["ray"] / ms["local"] - 1.0, abs=1e-3)
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
