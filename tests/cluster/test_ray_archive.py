@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
-from tests.helpers import skip_unless_required
+from tests.helpers import read_bgr, skip_unless_required
 from vigil.app import Engine
 from vigil.config import StoreConfig
 from vigil.evaluate.lfw import lfw_people
@@ -54,8 +53,7 @@ def ray() -> Iterator[Any]:
 
 
 def _vector(engine: Engine, path: Path) -> FloatArray:
-    image = cv2.imread(str(path))
-    faces = engine.stills.encode(image)
+    faces = engine.stills.encode(read_bgr(path))
     assert len(faces.detections), f"no face in {path}"
     vector: FloatArray = faces.embeddings.vectors[0]
     return vector
