@@ -236,11 +236,12 @@ class Store:
         gallery: Callable[[], Gallery],
         archive: Callable[[], SearchableArchive],
     ) -> PhotoSearch:
-        """Search by photo over the face models, gallery and archive given (each asked for per search)."""
+        """Search by photo (and recognition of every face of a photo) over the face models, gallery and
+        archive given (each asked for per search), lists judged by the store's threshold policy."""
         cfg = self.config
         return PhotoSearch(
             self.db, self.media, stills=stills, gallery=gallery, archive=archive, ingest=cfg.ingest,
-            min_score=cfg.search.min_score,
+            min_score=cfg.search.min_score, policy=self.policy, shots=cfg.bestshot,
         )  # fmt: skip
 
 
@@ -329,6 +330,10 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     hub = AlertHub()
     runner = LeaderRunner(supervisor)
     cameras = CameraService(store.db, runner, cfg.live.file_roots, network_policy(cfg))
+    for sink in sinks:
+        if isinstance(sink, MqttSink):  # Home Assistant discovery of the cameras (when configured)
+            sink.follow_cameras(lambda: [c.name for c in cameras.all()])
+            cameras.on_change(sink.refresh)
     alerts = AlertService(store.db, router, links.event_image)
     registry = CollectorRegistry()
     keep = cfg.retention.unmatched_hours > 0

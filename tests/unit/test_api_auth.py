@@ -552,6 +552,7 @@ LEAST_ROLE: dict[tuple[str, str], Role] = {
     ("GET", "/people/{person_id}/photo.jpg"): VW,
     ("GET", "/people/{person_id}/samples/{sample_id}.jpg"): VW,
     ("POST", "/search"): OP,
+    ("POST", "/recognize"): OP,
     ("DELETE", "/tokens/{token_id}"): AD, ("GET", "/users"): AD, ("POST", "/users"): AD,
     ("PATCH", "/users/{username}"): AD, ("GET", "/users/{username}/tokens"): AD,
     ("POST", "/users/{username}/tokens"): AD,

@@ -83,7 +83,7 @@ def scan_photo(engine: Engine, watchlist: Watchlist, match: MatchConfig, path: P
         watchlist.search(faces.embeddings.vectors, 2) if len(faces.detections) else []
     )
     judged = judge_faces(
-        image, faces, ranked, lambda _row: match.threshold, min_margin=match.min_margin,
+        image, faces, ranked, [match.threshold] * len(ranked), min_margin=match.min_margin,
         shots=engine.config.bestshot,
     )  # fmt: skip
     return [PhotoLine(str(path), f) for f in judged]

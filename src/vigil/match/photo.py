@@ -9,7 +9,7 @@ runner-up by the margin. A face too poor for the live path to embed (too small, 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vigil.bestshot.quality import face_quality
@@ -50,7 +50,7 @@ def judge_faces(
     image: Image,
     faces: StillFaces,
     ranked: Sequence[Sequence[IdentityScore]],
-    threshold_of: Callable[[Sequence[IdentityScore]], float],
+    thresholds: Sequence[float],
     *,
     min_margin: float,
     shots: BestShotConfig,
@@ -61,17 +61,17 @@ def judge_faces(
         image: the photo (BGR), for the quality measures.
         faces: its faces, as :meth:`StillEncoder.encode` found them.
         ranked: for each face, the closest identities, best first (at least two, for the margin).
-        threshold_of: the threshold a face with these ranked identities is judged at (one number for a
-            folder watchlist; the closest person's lists decide it for the store's).
+        thresholds: for each face, the threshold it is judged at (the same for every face with a folder
+            watchlist; with the store's, the closest person's lists decide it).
         min_margin: the least lead of the best identity over the runner-up.
         shots: the live path's floor on face size, sharpness and quality.
     """
     det = faces.detections
     out = []
-    for i, row in enumerate(ranked):
+    for i, (row, threshold) in enumerate(zip(ranked, thresholds, strict=True)):
         quality = face_quality(image, det.xyxy[i], float(det.score[i]), det.landmarks[i])
         problems = unusable(quality, shots)
-        decision = decide(row, threshold_of(row), min_margin, 0 if problems else 1)
+        decision = decide(row, threshold, min_margin, 0 if problems else 1)
         if problems:
             decision = dataclasses.replace(decision, identity=None)
         x0, y0, x1, y1 = (round(float(v), 1) for v in det.xyxy[i])

@@ -16,13 +16,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from vigil.config import IngestConfig
+from vigil.config import BestShotConfig, IngestConfig
 from vigil.embed.stills import StillEncoder, StillFaces
 from vigil.errors import BadInput
 from vigil.ingest.images import decode_image
 from vigil.match.gallery import Gallery
+from vigil.match.thresholds import ThresholdPolicy
 from vigil.search.archive import SearchableArchive
+from vigil.search.recognize import Names, Recognition, candidates, recognize_faces
 from vigil.services.enrol import Photo
+from vigil.services.rules import list_rules
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.media import MediaStore, image_suffix, sha256_hex
@@ -129,7 +132,8 @@ class ChooseFace(BadInput):
 
 
 class PhotoSearch:
-    """Searches by photo over ``gallery()`` (enrolled people) and ``archive()`` (past tracks).
+    """Searches by photo over ``gallery()`` (enrolled people) and ``archive()`` (past tracks), and names
+    every face of a photo from the gallery (:meth:`recognize`, judged by ``policy`` as live).
 
     The callables give the current gallery and archive (the composition root decides how they are kept
     fresh) and the face models (loaded at the first search in a server).
@@ -145,6 +149,8 @@ class PhotoSearch:
         archive: Callable[[], SearchableArchive],
         ingest: IngestConfig,
         min_score: float,
+        policy: ThresholdPolicy,
+        shots: BestShotConfig,
     ) -> None:
         self._db = db
         self._media = media
@@ -153,14 +159,15 @@ class PhotoSearch:
         self._archive = archive
         self._ingest = ingest
         self._min_score = min_score
+        self._policy = policy
+        self._shots = shots
 
     def search(self, actor: str, req: SearchRequest) -> SearchResult:
         """Raises:
         BadInput: no reason, a bad filter, an unreadable photo, no face in it; ChooseFace when it shows
             several and ``req.face`` is not given (or out of range).
         """
-        if not req.reason.strip():
-            raise BadInput("reason", "a search needs a reason (a case reference)")
+        _check_reason(req.reason)
         f = req.filter
         f.check()
         image = decode_image(req.photo.data, req.photo.name, self._ingest)
@@ -175,20 +182,71 @@ class PhotoSearch:
         min_score = self._min_score if f.min_score is None else f.min_score
         list_hits = self._on_lists(vector, f, min_score)
         archive_hits = self._in_archive(vector, f, min_score)
-        digest = sha256_hex(req.photo.data)
-        self._media.put("probes", req.photo.data, image_suffix(req.photo.name, req.photo.data))
-        with self._db.write() as s:
-            row = audit.append(
-                s, actor, "search.photo", f"probe:{digest[:16]}", reason=req.reason,
-                details={"probe_sha256": digest, "photo": req.photo.name, "face": chosen, "faces": len(faces),
-                         "filter": f.as_audit(), "min_score": min_score,
-                         "people": [h.person_id for h in list_hits],
-                         "events": [h.event_id for h in archive_hits]},
-            )  # fmt: skip
-            audit_id = row.id
+        details = {
+            "face": chosen,
+            "faces": len(faces),
+            "filter": f.as_audit(),
+            "min_score": min_score,
+            "people": [h.person_id for h in list_hits],
+            "events": [h.event_id for h in archive_hits],
+        }
+        audit_id, digest = self._record(actor, "search.photo", req.photo, req.reason, details)
         log.info("search by %s: %d people, %d sightings", actor, len(list_hits), len(archive_hits))
         others = self._other_models(found.embeddings.model_id)
         return SearchResult(audit_id, digest, faces, chosen, min_score, list_hits, archive_hits, others)
+
+    def recognize(self, actor: str, photo: Photo, reason: str) -> Recognition:
+        """Every face of ``photo``, largest first, named from the gallery or unknown (see
+        :mod:`vigil.search.recognize`); audited and the photo kept like a search's.
+
+        Raises:
+            BadInput: no reason, or an unreadable, corrupt or oversized photo (nothing is recorded).
+        """
+        _check_reason(reason)
+        image = decode_image(photo.data, photo.name, self._ingest)
+        found = self._stills().encode(image)
+        now = datetime.now(UTC)
+        ranked = candidates(self._gallery(), found, now)
+        with self._db.read() as s:
+            wanted = sorted({c.person_id for row in ranked for c in row})
+            people = dict(s.execute(select(Person.id, Person.name).where(Person.id.in_(wanted))).all())
+            lists = dict(s.execute(select(Watchlist.id, Watchlist.name)).all())
+            rules = list_rules(s, self._policy, now)
+        names = Names(people, lists, rules)
+        faces = recognize_faces(image, found, ranked, names, match=self._policy.match, shots=self._shots)
+        details = {
+            "faces": len(faces),
+            "model": found.embeddings.model_id,
+            "answers": [
+                {
+                    "face": f.face.index,
+                    "person": f.identity.person_id if f.identity else None,
+                    "candidate": f.candidate.person_id if f.candidate else None,
+                    "score": f.candidate.score if f.candidate else None,
+                    "threshold": f.face.decision.threshold,
+                    "judged": f.face.judged,
+                }
+                for f in faces
+            ],
+        }
+        audit_id, digest = self._record(actor, "recognize.photo", photo, reason, details)
+        named = sum(f.identity is not None for f in faces)
+        log.info("recognition by %s: %d faces, %d named", actor, len(faces), named)
+        return Recognition(audit_id, digest, found.embeddings.model_id, faces)
+
+    def _record(
+        self, actor: str, action: str, photo: Photo, reason: str, details: dict[str, object]
+    ) -> tuple[int, str]:
+        """Keep the probe photo (under ``probes/``, for ``retention.probe_days``) and write the audit row
+        naming it by hash: (the row's id, the photo's SHA-256)."""
+        digest = sha256_hex(photo.data)
+        self._media.put("probes", photo.data, image_suffix(photo.name, photo.data))
+        with self._db.write() as s:
+            row = audit.append(
+                s, actor, action, f"probe:{digest[:16]}", reason=reason,
+                details={"probe_sha256": digest, "photo": photo.name, **details},
+            )  # fmt: skip
+            return row.id, digest
 
     def _other_models(self, model_id: str) -> dict[str, int]:
         """Archived tracks of other models that have no template of ``model_id`` (not re-embedded)."""
@@ -258,6 +316,11 @@ class PhotoSearch:
                 for e, camera, person, watchlist in s.execute(q)
             ]  # fmt: skip
         return sorted(hits, key=lambda h: (-h.score, h.event_id))
+
+
+def _check_reason(reason: str) -> None:
+    if not reason.strip():
+        raise BadInput("reason", "a search needs a reason (a case reference)")
 
 
 def _boxes(found: StillFaces) -> list[FaceBox]:

@@ -1,5 +1,5 @@
-"""/search: where was this person seen, and is this person on a list? Operators and admins; a reason is
-required, and every search is audited."""
+"""/search: where was this person seen, and is this person on a list? /recognize: who is every face of
+this photo? Operators and admins; a reason is required, and every search is audited."""
 
 from __future__ import annotations
 
@@ -10,8 +10,17 @@ from fastapi import APIRouter, File, Form, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import OperatorUser, State
-from vigil.api.schemas.search import ArchiveHitPublic, FacePublic, ListHitPublic, SearchPublic
+from vigil.api.schemas.search import (
+    ArchiveHitPublic,
+    FacePublic,
+    ListHitPublic,
+    PersonScorePublic,
+    RecognizedFacePublic,
+    RecognizePublic,
+    SearchPublic,
+)
 from vigil.errors import BadInput
+from vigil.search.recognize import PersonScore, Recognition
 from vigil.search.service import MAX_K, ChooseFace, SearchFilter, SearchRequest, SearchResult
 from vigil.services.enrol import Photo
 
@@ -76,3 +85,48 @@ async def search_by_photo(  # noqa: PLR0917 (form fields come by name)
             lists=[], archive=[],
         )  # fmt: skip
     return search_public(result)
+
+
+def _person(p: PersonScore | None) -> PersonScorePublic | None:
+    if p is None:
+        return None
+    return PersonScorePublic(
+        person_id=p.person_id, name=p.name, score=p.score, lists=list(p.lists),
+        photo_url=f"/people/{p.person_id}/photo.jpg",
+    )  # fmt: skip
+
+
+def recognize_public(r: Recognition) -> RecognizePublic:
+    faces = []
+    for f in r.faces:
+        face, d = f.face, f.face.decision
+        known = d.candidate is not None
+        faces.append(RecognizedFacePublic(
+            index=face.index, xyxy=face.xyxy, det_score=face.det_score, judged=face.judged,
+            problems=list(face.problems), identity=_person(f.identity), lists=list(f.lists),
+            score=round(d.score, 4) if known else None, margin=round(d.margin, 4) if known else None,
+            threshold=round(d.threshold, 4), candidate=_person(f.candidate), runner_up=_person(f.runner_up),
+        ))  # fmt: skip
+    return RecognizePublic(audit_id=r.audit_id, probe_sha256=r.probe_sha256, model_id=r.model_id, faces=faces)
+
+
+@router.post("/recognize")
+async def recognize_photo(
+    state: State,
+    user: OperatorUser,
+    photo: Annotated[UploadFile, File(description="A photo (JPEG, PNG, BMP or WebP) of one or more people.")],
+    reason: Annotated[str, Form(min_length=1, max_length=500, description="Case reference; audited.")],
+) -> RecognizePublic:
+    """Who is in this photo? Every face, largest first, identified against the watchlists or unknown.
+
+    Each face is judged like a camera's track: named when its closest enrolled person scores at least the
+    threshold of one of their lists (the list's own, or calibrated for its size) and leads the runner-up
+    by `match.min_margin`. A face too small or blurred to judge says so (`judged: false`, `problems`).
+    Audited like a search (user, reason, the photo's SHA-256, each answer); the photo is kept for
+    `retention.probe_days`. An unreadable, corrupt or oversized photo is refused (422) with the reason.
+    """
+    data = await photo.read(state.config.ingest.max_image_bytes + 1)
+    result = await run_in_threadpool(
+        state.search.recognize, user.username, Photo(photo.filename or "photo", data), reason
+    )
+    return recognize_public(result)
