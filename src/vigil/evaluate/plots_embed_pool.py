@@ -14,7 +14,8 @@ from vigil.evaluate.bench_embed_pool import EmbedPoolResult
 
 
 def plot_bench_embed_pool(result: EmbedPoolResult, out: Path) -> None:
-    """One bar of faces/s (all clients together) per mode, labelled with it and the p50 / p99 latency."""
+    """One bar of faces/s (all clients together) per mode, labelled with it, the p50 / p99 latency and the
+    actors' CPU ms per face."""
     s = result.settings
     labels = [m.mode.label for m in result.modes]
     rates = np.array([m.faces_per_s for m in result.modes])
@@ -22,7 +23,10 @@ def plot_bench_embed_pool(result: EmbedPoolResult, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * len(labels) + 2), 4.4), dpi=120)
     ax.bar(x, rates, 0.6, color=["C0" if m.mode.kind == "in-actor" else "C1" for m in result.modes])
     for pos, m in zip(x, result.modes, strict=True):
-        text = f"{m.faces_per_s:.1f}/s\np50 {m.latency(50):.0f} ms\np99 {m.latency(99):.0f} ms"
+        text = (
+            f"{m.faces_per_s:.1f}/s\np50 {m.latency(50):.0f} ms, p99 {m.latency(99):.0f} ms\n"
+            f"CPU {m.cpu_ms_per_face:.1f} ms/face"
+        )
         ax.annotate(
             text, (pos, m.faces_per_s), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=7
         )
@@ -33,7 +37,7 @@ def plot_bench_embed_pool(result: EmbedPoolResult, out: Path) -> None:
     ax.set_title(
         f"vigil bench embed-pool: {result.model_id}, {s.clients} client actors, {s.faces_per_request} "
         f"face(s) per request, {s.seconds:g} s each\n{result.machine.cpu}, {result.machine.cores} cores, "
-        f"load {load[0]:.2f} before",
+        f"load average {load[0]:.2f} before, {result.load_after[0]:.2f} after",
         fontsize=8.5,
     )
     ax.grid(True, axis="y", alpha=0.3)
