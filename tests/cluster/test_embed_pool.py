@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import skip_unless_required
 from vigil.app import Engine
-from vigil.evaluate.bench_embed import _cut_chips, collect_faces
+from vigil.evaluate.bench_embed import collect_faces, cut_chips
 from vigil.evaluate.bench_embed_pool import EmbedPoolSettings, run_bench_embed_pool
 
 pytestmark = pytest.mark.slow  # about 45 s: a Ray instance, 5 actors loading a model, 3 timed windows
@@ -43,7 +43,7 @@ def test_both_modes_embed_faces_and_the_pool_returns_the_in_process_vectors(
     assert gathering.batches > 0 and gathering.batched_chips >= gathering.batches
 
     faces = collect_faces(engine.detector, lfw_images, FACES, engine.config.ingest)
-    chips = _cut_chips(engine.face_model, faces)
+    chips = cut_chips(engine.face_model, faces)
     here = engine.embedder.embed(chips).vectors
     for m in result.modes:
         assert m.probe.shape == here.shape

@@ -395,7 +395,7 @@ def _embed_calls(embedder: Embedder, chips: Sequence[Image], batch: int) -> list
     return [call(k * batch) for k in range(math.ceil(n / batch))]
 
 
-def _cut_chips(model: FaceModel, faces: BenchFaces) -> list[Image]:
+def cut_chips(model: FaceModel, faces: BenchFaces) -> list[Image]:
     chips: list[Image] = []
     for i in range(len(faces)):
         cut = model.aligner.chips(faces.images[i], faces.xyxy[i : i + 1], faces.landmarks[i : i + 1])
@@ -416,7 +416,7 @@ def _bench_variant(
     label = variant.model_id
     first = build_face_model(section, config.model_dir, faces.detector, settings.threads[0])
     tick(f"{label}: alignment")
-    chips = _cut_chips(first, faces)
+    chips = cut_chips(first, faces)
     align = measure(_align_calls(first.aligner, faces), settings)
     runs: list[EmbedRun] = []
     for k, threads in enumerate(settings.threads):

@@ -42,7 +42,7 @@ from vigil.config import VigilConfig
 from vigil.embed import build_face_model
 from vigil.embed.base import Embedder
 from vigil.errors import ConfigError
-from vigil.evaluate.bench_embed import _cut_chips, collect_faces
+from vigil.evaluate.bench_embed import collect_faces, cut_chips
 from vigil.evaluate.machine import Machine, load_average, machine_info
 from vigil.types import FloatArray, Image
 
@@ -499,7 +499,7 @@ def run_bench_embed_pool(
     tell(f"finding {settings.faces} faces", 0)
     engine = build_engine(config)
     faces = collect_faces(engine.detector, images, settings.faces, config.ingest)
-    chips = _cut_chips(engine.face_model, faces)
+    chips = cut_chips(engine.face_model, faces)
     reference = engine.embedder.embed(chips).vectors
     tell("starting Ray", 1)
     ray = _private_ray(settings.ray_cpus)
