@@ -2,7 +2,7 @@
 
 Secure by default: every router in ``AUTHENTICATED`` is included behind ``current_principal``, so a route
 added there needs a valid token without saying so; only ``PUBLIC`` routes (the health check, sign-in,
-signed image links, and the web pages, which hold no data), the OpenAPI docs (``/docs``, ``/openapi.json``)
+signed image links, the web pages and the OpenAPI docs at ``/docs``, which hold no data), ``/openapi.json``
 and the web assets under ``/static`` are open. Every response carries the security headers of
 :mod:`vigil.api.headers`.
 """
@@ -21,6 +21,7 @@ from vigil.api.routes import (
     alerts,
     auth,
     cameras,
+    docs,
     events,
     footage,
     health,
@@ -34,7 +35,7 @@ from vigil.api.routes import (
 from vigil.api.state import ApiState
 
 STATIC_PATH = "/static"
-PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media, web.router)
+PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media, web.router, docs.router)
 AUTHENTICATED: tuple[APIRouter, ...] = (
     auth.router, users.router, cameras.router, alerts.router, live.router, watchlists.router,
     people.router, events.router, search.router, footage.router,
@@ -48,6 +49,8 @@ def create_app(state: ApiState) -> FastAPI:
         version=str(getattr(vigil, "__version__", "0")),
         description="Live face recognition, accountably. Sign in with POST /auth/login, or send "
         "`Authorization: Bearer <token>`.",
+        openapi_url=docs.OPENAPI_PATH,
+        docs_url=None,  # served by routes/docs.py from the package's own copy of Swagger UI
         redoc_url=None,  # one set of docs is enough
         swagger_ui_oauth2_redirect_url=None,  # no OAuth2 flows
     )
