@@ -330,6 +330,10 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     hub = AlertHub()
     runner = LeaderRunner(supervisor)
     cameras = CameraService(store.db, runner, cfg.live.file_roots, network_policy(cfg))
+    for sink in sinks:
+        if isinstance(sink, MqttSink):  # Home Assistant discovery of the cameras (when configured)
+            sink.follow_cameras(lambda: [c.name for c in cameras.all()])
+            cameras.on_change(sink.refresh)
     alerts = AlertService(store.db, router, links.event_image)
     registry = CollectorRegistry()
     keep = cfg.retention.unmatched_hours > 0

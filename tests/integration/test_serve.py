@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import pytest
 
@@ -134,6 +135,27 @@ def test_miranda_on_an_rtsp_camera_alerts_every_channel_within_a_second(
         assert 'vigil_camera_frames_processed_total{camera="stage"}' in metrics.text
         assert "vigil_alert_latency_seconds_count" in metrics.text
         assert 'vigil_worker_ready{node="local",worker="worker-0"} 1.0' in metrics.text
+
+        _home_assistant_follows_the_camera(mosquitto, api, cams[0]["id"])
+
+
+def _home_assistant_follows_the_camera(mosquitto: Mosquitto, api: httpx.Client, camera_id: int) -> None:
+    """Home Assistant discovery: the camera "stage" has a sensor and an event entity, retained; the sensor's
+    state is its last alert (Miranda); removing the camera clears both configs (empty retained payloads)."""
+    configs = {
+        "homeassistant/sensor/vigil-e2e/stage_last_person/config",
+        "homeassistant/event/vigil-e2e/stage_alert/config",
+    }
+    with MqttProbe("127.0.0.1", mosquitto.port, "homeassistant/#", client_id="vigil-e2e-ha") as ha:
+        announced = ha.take(2, 10)
+        assert {m.topic for m in announced} == configs and all(m.retain for m in announced)
+        state_topic = "vigil-e2e/cameras/stage/last_person"
+        with MqttProbe("127.0.0.1", mosquitto.port, state_topic, client_id="vigil-e2e-state") as state:
+            (last,) = state.take(1, 10)
+        assert last.retain and last.json()["person"] == MIRANDA
+        assert api.delete(f"/cameras/{camera_id}?reason=e2e").status_code == 204
+        cleared = ha.take(2, 10)
+    assert {m.topic for m in cleared} == configs and all(m.payload == "" for m in cleared)
 
 
 def test_a_camera_recovers_when_its_rtsp_server_restarts_and_alerts_keep_coming(

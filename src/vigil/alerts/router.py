@@ -26,6 +26,7 @@ import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from vigil.alerts.discovery import topic_slug
 from vigil.alerts.outbox import Outbox
 from vigil.config import AlertsConfig
 from vigil.match.feedback import vetoed_by
@@ -191,7 +192,8 @@ class AlertRouter:
         """Queue ``alert`` for every sink that wants its list (``kind``: "alert" or "alert.<status>")."""
         body = alert.payload() | {"type": kind}
         key = f"alert-{alert.event_id}" if kind == "alert" else f"alert-{alert.event_id}-{kind}"
-        topic = f"alerts/{_slug(alert.camera)}" if kind == "alert" else f"alerts/{_slug(alert.camera)}/status"
+        slug = topic_slug(alert.camera)
+        topic = f"alerts/{slug}" if kind == "alert" else f"alerts/{slug}/status"
         for sink in self._sinks:
             wanted = self._webhook_lists.get(sink)
             if wanted and wanted.isdisjoint(alert.lists):
@@ -249,8 +251,3 @@ class AlertRouter:
             .order_by(Event.frame_at.desc())
             .limit(1)
         )
-
-
-def _slug(name: str) -> str:
-    out = "".join(c if c.isalnum() or c in "-_" else "_" for c in name.lower())
-    return out.strip("_") or "camera"

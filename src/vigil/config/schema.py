@@ -382,6 +382,15 @@ class MqttConfig(_Strict):
     tls: bool = Field(False, description="Connect with TLS (system CA certificates).")
     client_id: str = Field("vigil", min_length=1, max_length=64, description="MQTT client id.")
     qos: Literal[0, 1, 2] = Field(1, description="Quality of service of alert messages.")
+    discovery: bool = Field(
+        True,
+        description="Announce each camera to Home Assistant (MQTT discovery, retained): a sensor of the last "
+        "person alerted on and an event entity of its alerts; removed with the camera.",
+    )
+    discovery_prefix: str = Field(
+        "homeassistant", min_length=1, max_length=128, pattern=r"^[^#+]+$",
+        description="Home Assistant's discovery prefix (its MQTT integration's setting).",
+    )  # fmt: skip
 
 
 class DeliveryConfig(_Strict):

@@ -7,8 +7,9 @@ for the workers, and shown redacted everywhere else.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Camera, Event
 
+log = logging.getLogger(__name__)
 CAMERA_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 
 
@@ -131,6 +133,19 @@ class CameraService:
         self._runner = runner
         self._file_roots = tuple(file_roots)
         self._network = network
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after a camera is added, changed, removed, or synced from the config file
+        (e.g. to announce the cameras to Home Assistant). A listener that raises is logged, not fatal."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a camera change listener failed")
 
     def sync_config(self, cameras: Sequence[CameraConfig]) -> None:
         """Make the config file's cameras exist as declared (the file is their truth at start).
@@ -167,6 +182,7 @@ class CameraService:
                     s, "vigil", "camera.config", f"camera:{row.id}", reason="declared in the config file",
                     details={"name": cfg.name, "url": redact_url(url), "enabled": cfg.enabled},
                 )  # fmt: skip
+        self._changed()
 
     def start_all(self) -> int:
         specs = self.enabled_specs()
@@ -227,6 +243,7 @@ class CameraService:
             raise BadInput("name", f"a camera named {name!r} already exists") from exc
         if enabled:
             self._runner.run(spec)
+        self._changed()
         return info
 
     def change(self, actor: str, camera_id: int, change: CameraChange, reason: str = "") -> CameraInfo:
@@ -259,6 +276,7 @@ class CameraService:
             self._runner.run(spec)
         else:
             self._runner.remove(camera_id)
+        self._changed()
         return info
 
     def remove(self, actor: str, camera_id: int, reason: str = "") -> None:
@@ -274,6 +292,7 @@ class CameraService:
                 details={"name": row.name, "events_kept": events},
             )  # fmt: skip
         self._runner.remove(camera_id)
+        self._changed()
 
     def _row(self, session: Session, camera_id: int) -> Camera:
         row = session.get(Camera, camera_id)
