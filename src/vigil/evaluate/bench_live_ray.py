@@ -32,14 +32,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from vigil.config import VigilConfig
-from vigil.errors import ConfigError
 from vigil.evaluate.bench_live import MOUNT, LiveBenchSetup, ProgressFn, clip_seconds, run_point
 from vigil.evaluate.bench_live_results import LiveBenchSettings, PointResult
 from vigil.evaluate.capacity_search import capacity, next_cameras
 from vigil.evaluate.machine import Machine
+from vigil.evaluate.ray_local import local_cluster
 from vigil.evaluate.rtsp_server import RtspServer
 
 Runtime = Literal["local", "ray"]
@@ -47,7 +47,6 @@ DEFAULT_NODES: tuple[int, ...] = (1, 2, 3)
 LOST_AFTER_S = 20.0
 """``runtime.ray.lost_after_s`` in the bench: an actor slow to answer on oversubscribed cores is not
 given up (this bench measures the runtime's cost, not its fail-over)."""
-_NODE: dict[str, Any] = {"num_cpus": 1, "include_dashboard": False}
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -210,24 +209,8 @@ def ray_cluster(nodes: int) -> Iterator[str]:
     Raises:
         ConfigError: Ray is not installed.
     """
-    try:
-        import ray  # noqa: PLC0415 (the optional extra vigil[cluster])
-        import ray.cluster_utils  # noqa: PLC0415
-    except ImportError as exc:
-        raise ConfigError("--runtime ray needs Ray: pip install 'vigil[cluster]'") from exc
-    head = ray.cluster_utils.Cluster(
-        initialize_head=True, connect=False,
-        head_node_args={**_NODE, "_system_config": {"health_check_period_ms": 1000}},
-    )  # fmt: skip
-    try:
-        for _ in range(nodes - 1):
-            head.add_node(**_NODE)
-        head.wait_for_nodes()
+    with local_cluster(nodes, "--runtime ray") as head:
         yield str(head.address)
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        head.shutdown()  # type: ignore[no-untyped-call]
 
 
 def on_ray(config: VigilConfig, address: str) -> VigilConfig:

@@ -21,8 +21,7 @@ import logging
 import random
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ import yaml
 from sqlalchemy import func, select
 
 from vigil.config import VigilConfig
-from vigil.errors import ConfigError, VigilError
+from vigil.errors import VigilError
 from vigil.evaluate.chaos_delivery import (
     SECRET,
     Deliveries,
@@ -45,6 +44,7 @@ from vigil.evaluate.chaos_delivery import (
     pause_cameras,
 )
 from vigil.evaluate.pg_cluster import free_port
+from vigil.evaluate.ray_local import ONE_CPU_NODE, local_cluster
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
 from vigil.store.tables import Camera, Event, EventShot, OutboxMessage
@@ -135,7 +135,7 @@ def run_node_kills(
     joins: list[float] = []
     moved = 0
     try:
-        with _ray_cluster() as cluster:
+        with local_cluster(3, "this bench") as cluster:
             port = free_port()
             raw = _settings(
                 workdir, database_url=database_url, ray_address=cluster.address, hook_url=hook_url,
@@ -181,30 +181,6 @@ def run_node_kills(
         move_within_s=settings.move_within_s,
         seconds=round(time.monotonic() - started, 1),
     )
-
-
-@contextmanager
-def _ray_cluster() -> Iterator[Any]:
-    """A head and two worker nodes of one CPU each on this machine; every node shut down at the end."""
-    try:
-        import ray  # noqa: PLC0415 (the optional extra vigil[cluster])
-        import ray.cluster_utils  # noqa: PLC0415
-    except ImportError as exc:
-        raise ConfigError("this bench needs Ray: pip install 'vigil[cluster]'") from exc
-    head = ray.cluster_utils.Cluster(
-        initialize_head=True, connect=False,
-        head_node_args={**_NODE, "_system_config": {"health_check_period_ms": 1000}},
-    )  # fmt: skip
-    try:
-        for _ in range(2):
-            head.add_node(**_NODE)
-        head.wait_for_nodes()
-        yield head
-    finally:
-        head.shutdown()  # type: ignore[no-untyped-call]
-
-
-_NODE: dict[str, Any] = {"num_cpus": 1, "include_dashboard": False}
 
 
 def _settings(
@@ -288,7 +264,7 @@ def _kill_one(cluster: Any, api: httpx.Client, settings: NodeKillSettings) -> tu
 def _join_one(cluster: Any, api: httpx.Client, settings: NodeKillSettings) -> float:
     """A fresh worker node; returns the seconds until a camera streams on it (the balancing moved one)."""
     added = time.monotonic()
-    node = cluster.add_node(**_NODE)
+    node = cluster.add_node(**ONE_CPU_NODE)
     while True:
         took = time.monotonic() - added
         cams = _cameras(api)
