@@ -72,15 +72,16 @@ def _report(result: KillResult, settings: KillSettings) -> None:
     table = Table(title="vigil bench chaos kills", caption=machine_info().as_text())
     table.add_column("measure")
     table.add_column("value", justify="right")
+    d = result.deliveries
     rows: list[tuple[str, object]] = [
         ("SIGKILLs: service / camera worker", f"{result.kills_service} / {result.kills_worker}"),
-        ("alerts raised (database)", result.alerts_raised),
-        ("alerts delivered (distinct webhook-id)", result.delivered),
-        ("requests answered / failed on purpose", f"{result.requests} / {result.failed_requests}"),
-        ("accepted twice (de-duplicated by webhook-id)", result.duplicates),
-        ("missing (raised, never delivered)", len(result.missing)),
+        ("alerts raised (database)", d.alerts_raised),
+        ("alerts delivered (distinct webhook-id)", d.delivered),
+        ("requests answered / failed on purpose", f"{d.requests} / {d.failed_requests}"),
+        ("accepted twice (de-duplicated by webhook-id)", d.duplicates),
+        ("missing (raised, never delivered)", len(d.missing)),
         ("unknown ids / one id, two bodies / body of another alert",
-         f"{len(result.unknown)} / {len(result.conflicting)} / {len(result.wrong_alert)}"),
+         f"{len(d.unknown)} / {len(d.conflicting)} / {len(d.wrong_alert)}"),
         ("camera removed and added again (old id → new id)",
          "→".join(map(str, result.readded_camera)) if result.readded_camera else "-"),
         ("alerts of the removed camera kept", result.removed_camera_alerts),
@@ -92,5 +93,5 @@ def _report(result: KillResult, settings: KillSettings) -> None:
     command = shlex.join(["vigil", "bench", "chaos", "kills", "--kills", str(settings.kills)])
     verdict = "[green]nothing lost[/green]" if result.ok else "[red]FAILED[/red]"
     console.print(f"{verdict}  ({command})")
-    if result.missing:
-        console.print(f"missing alerts: {', '.join(map(str, result.missing[:20]))}")
+    if d.missing:
+        console.print(f"missing alerts: {', '.join(map(str, d.missing[:20]))}")

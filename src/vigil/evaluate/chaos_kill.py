@@ -28,6 +28,7 @@ import yaml
 from vigil.config import VigilConfig
 from vigil.evaluate.chaos_delivery import (
     SECRET,
+    Deliveries,
     Received,
     Receiver,
     ServeProcess,
@@ -62,28 +63,18 @@ class KillSettings:
 
 @dataclass(frozen=True, slots=True)
 class KillResult:
-    """What was raised (the database's alerts) against what the receiver accepted."""
+    """The kills, and what was raised (the database's alerts) against what the receiver accepted."""
 
     kills_service: int
     kills_worker: int
-    alerts_raised: int
-    delivered: int  # distinct webhook-ids accepted
-    requests: int  # every signed request the receiver answered
-    failed_requests: int  # answered 500 on purpose
-    duplicates: int  # accepted more than once (a delivery in flight at a kill): de-duplicated by id
-    missing: tuple[int, ...]  # alerts raised, never accepted
-    unknown: tuple[str, ...]  # accepted ids that are no alert in the database
-    conflicting: tuple[str, ...]  # ids accepted with two different bodies
-    wrong_alert: tuple[str, ...]  # ids whose body names another alert than the database's row
+    deliveries: Deliveries
     readded_camera: tuple[int, int] | None  # (removed id, new id)
     removed_camera_alerts: int  # alerts of the removed camera still in the database at the end
     seconds: float
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.unknown or self.conflicting or self.wrong_alert) and (
-            self.alerts_raised > 0
-        )
+        return self.deliveries.ok
 
 
 def _settings(workdir: Path, clip: Path, hook_url: str, port: int, cameras: int) -> dict[str, Any]:
@@ -173,19 +164,10 @@ def _tally(
     readded: tuple[int, int] | None,
     seconds: float,
 ) -> KillResult:
-    d = count_deliveries(received, alerts)
     return KillResult(
         kills_service=counts["service"],
         kills_worker=counts["worker"],
-        alerts_raised=d.alerts_raised,
-        delivered=d.delivered,
-        requests=d.requests,
-        failed_requests=d.failed_requests,
-        duplicates=d.duplicates,
-        missing=d.missing,
-        unknown=d.unknown,
-        conflicting=d.conflicting,
-        wrong_alert=d.wrong_alert,
+        deliveries=count_deliveries(received, alerts),
         readded_camera=readded,
         removed_camera_alerts=sum(1 for c in alerts.values() if readded and c == readded[0]),
         seconds=round(seconds, 1),
