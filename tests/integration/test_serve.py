@@ -125,18 +125,34 @@ def test_miranda_on_an_rtsp_camera_alerts_every_channel_within_a_second(
         assert second.status_code == 200 and second.json()["status"] == "confirmed", second.text
         assert [r["username"] for r in second.json()["reviews"]] == ["admin", "officer2"]
 
-        # The camera reports its status.
-        cams = api.get("/cameras").json()
-        status = cams[0]["status"]
-        assert status["state"] == "streaming" and status["frames_processed"] > 0
-        assert status["fps_processed"] > 1 and status["faces_per_s"] > 0 and status["fps_in"] > 20
-        assert cams[0]["runs_on"]["node_id"] == "local" and cams[0]["runs_on"]["worker"].startswith("worker-")
+        cams = _camera_reports_its_status(api)
         metrics = api.get("/metrics")
         assert 'vigil_camera_frames_processed_total{camera="stage"}' in metrics.text
         assert "vigil_alert_latency_seconds_count" in metrics.text
         assert 'vigil_worker_ready{node="local",worker="worker-0"} 1.0' in metrics.text
 
         _home_assistant_follows_the_camera(mosquitto, api, cams[0]["id"])
+
+
+def _camera_reports_its_status(api: httpx.Client) -> list[dict[str, Any]]:
+    """The camera's status: streaming at the clip's rate, frames processed, faces found, where it runs.
+
+    On a loaded machine the reader may have gone silent long enough for its watchdog to reopen the stream
+    (state ``connecting``): it must be streaming at full rate again within seconds; a failure shows the
+    last status seen.
+    """
+    deadline = time.monotonic() + 30
+    while True:
+        cams: list[dict[str, Any]] = api.get("/cameras").json()
+        status = cams[0]["status"]
+        if status["state"] == "streaming" and status["fps_in"] > 20:
+            break
+        assert time.monotonic() < deadline, f"the camera is not streaming at full rate: {status}"
+        time.sleep(0.5)
+    assert status["frames_processed"] > 0 and status["fps_processed"] > 1, status
+    assert status["faces_per_s"] > 0, status
+    assert cams[0]["runs_on"]["node_id"] == "local" and cams[0]["runs_on"]["worker"].startswith("worker-")
+    return cams
 
 
 def _home_assistant_follows_the_camera(mosquitto: Mosquitto, api: httpx.Client, camera_id: int) -> None:
