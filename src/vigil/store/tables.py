@@ -106,6 +106,35 @@ class UserWatchlist(Base):
     watchlist_id: Mapped[int] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"))
 
 
+class UserScopeList(Base):
+    """A list a user is limited to (migration 0013): they see and act on its people and alerts only.
+
+    A user with none is not limited by list. Unlike ``UserWatchlist`` (what the officer view shows), this is
+    enforced by the API on every route; admins are never limited.
+    """
+
+    __tablename__ = "user_scope_lists"
+    __table_args__ = (UniqueConstraint("user_id", "watchlist_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    watchlist_id: Mapped[int] = mapped_column(ForeignKey("watchlists.id", ondelete="CASCADE"))
+
+
+class UserCamera(Base):
+    """A camera a user is limited to (migration 0013): they see its events, alerts and status only.
+
+    A user with none is not limited by camera; admins are never limited.
+    """
+
+    __tablename__ = "user_cameras"
+    __table_args__ = (UniqueConstraint("user_id", "camera_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+
+
 class TokenKind(StrEnum):
     API = "api"  # for integrations: lives until revoked (or its expiry)
     SESSION = "session"  # a signed-in browser or phone: expires
