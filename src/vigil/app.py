@@ -68,7 +68,7 @@ from vigil.services.people import PeopleService
 from vigil.services.placements import PlacementStore
 from vigil.services.reembed import check_gallery_model
 from vigil.services.retention import RetentionPurge
-from vigil.services.scopes import AlertScopes
+from vigil.services.scopes import AlertScopes, UserScopes
 from vigil.services.users import Bootstrap, UserService
 from vigil.store.db import Database
 from vigil.store.lease import Lease, LeaseKeeper
@@ -490,7 +490,7 @@ def build_api_state(config: VigilConfig, store: Store, users: UserService, live:
     return ApiState(
         config=config, db=store.db, media=store.media, users=users, live=live, lists=store.lists,
         people=store.people, history=EventHistory(store.db), scopes=AlertScopes(store.db), search=search,
-        footage=jobs,
+        footage=jobs, limits=UserScopes(store.db),
         enrolment=EnrolmentDesk(lambda: store.enrolment(engine()), lambda: gallery_fingerprint(store.db)),
     )  # fmt: skip
 

@@ -12,7 +12,7 @@ from vigil.services.footage_jobs import FootageJobs
 from vigil.services.history import EventHistory
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
-from vigil.services.scopes import AlertScopes
+from vigil.services.scopes import AlertScopes, UserScopes
 from vigil.services.users import UserService
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
@@ -35,6 +35,7 @@ class ApiState:
     people: PeopleService
     enrolment: EnrolmentDesk
     history: EventHistory
-    scopes: AlertScopes
+    scopes: AlertScopes  # the officer view's lists (a preference)
+    limits: UserScopes  # the lists and cameras a user is limited to (enforced)
     search: PhotoSearch
     footage: FootageJobs

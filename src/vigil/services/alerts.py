@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from vigil.alerts.router import Alert, AlertRouter, strictest
 from vigil.errors import BadInput, NotFound
 from vigil.services.feedback import add_negative
+from vigil.services.scopes import event_in_scope
+from vigil.services.visibility import Scope, alert_visible, event_lists
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Camera, Event, EventReview, EventStatus, Person, Review, Severity, Watchlist
@@ -54,6 +56,10 @@ def alert_lists(session: Session, event: Event) -> list[Watchlist]:
     """The lists an alert passed (its own first) that still exist."""
     ids = event.list_ids or ([event.watchlist_id] if event.watchlist_id is not None else [])
     return [wl for wl in (session.get(Watchlist, i) for i in ids) if wl is not None]
+
+
+def _visible(scope: Scope, event: Event) -> bool:
+    return alert_visible(scope, event.camera_id, event_lists(event.watchlist_id, event.list_ids) or [])
 
 
 def confirmations_needed(review: Review) -> int:
@@ -120,10 +126,12 @@ class AlertService:
         camera_id: int | None = None,
         watchlist_id: int | None = None,
         watchlist_ids: Collection[int] | None = None,
+        scope: Scope = Scope.EVERYTHING,
     ) -> list[AlertView]:
         """Newest first; with ``after_id``, the alerts raised after that one, oldest first (catch-up).
 
-        ``watchlist_ids`` keeps the alerts of those lists only (a user's scope: see ``AlertScopes``).
+        ``watchlist_ids`` keeps the alerts of those lists only (the officer view: see ``AlertScopes``);
+        ``scope`` the alerts the user may see (see :mod:`vigil.services.visibility`).
         """
         if not 1 <= limit <= 1000:
             raise BadInput("limit", f"{limit} is not between 1 and 1000")
@@ -139,6 +147,8 @@ class AlertService:
             q = q.where(Event.watchlist_id == watchlist_id)
         if watchlist_ids is not None:
             q = q.where(Event.watchlist_id.in_(sorted(watchlist_ids)))
+        if not scope.unlimited:
+            q = q.where(event_in_scope(scope))
         q = (
             q.where(Event.id > after_id).order_by(Event.id)
             if after_id is not None
@@ -147,12 +157,19 @@ class AlertService:
         with self._db.read() as s:
             return [self._view(s, e) for e in s.scalars(q.limit(limit))]
 
-    def get(self, alert_id: int) -> AlertView:
+    def get(self, alert_id: int, scope: Scope = Scope.EVERYTHING) -> AlertView:
+        """Raises NotFound: no such alert, or one outside ``scope``."""
         with self._db.read() as s:
             event = s.get(Event, alert_id)
-            if event is None or event.alerted_at is None:
+            if event is None or event.alerted_at is None or not _visible(scope, event):
                 raise NotFound(f"no alert {alert_id}")
             return self._view(s, event)
+
+    def visible(self, alert_id: int, scope: Scope) -> bool:
+        """Whether alert ``alert_id`` exists and lies inside ``scope``."""
+        with self._db.read() as s:
+            event = s.get(Event, alert_id)
+            return event is not None and event.alerted_at is not None and _visible(scope, event)
 
     def review(
         self, username: str, alert_id: int, action: str, note: str = "", *, wrong_person: bool = False
