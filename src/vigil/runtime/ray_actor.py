@@ -15,6 +15,7 @@ import logging
 import os
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -81,8 +82,22 @@ class CameraActor:
         self._control.put(message)
         return self._incarnation
 
-    def drain(self) -> Drained:
+    def drain(self, wait_s: float = 0.0, linger_s: float = 0.0) -> Drained:
+        """The reports waiting (at most ``DRAIN_LIMIT``).
+
+        A long poll, so that the supervisor asks once per batch of reports rather than on a clock: with
+        ``wait_s`` the call waits up to that long for a first report (returning none when none came), then
+        up to ``linger_s`` more for the reports that follow it (one frame's events, the next frames').
+        The actor runs its methods on several threads, so orders and ``hello`` are served meanwhile.
+        """
         reports: list[Report] = []
+        if wait_s > 0:
+            try:
+                reports.append(self._out.get(timeout=wait_s))
+            except queue.Empty:
+                return Drained(self._incarnation, (), self._thread.is_alive())
+            if linger_s > 0:
+                time.sleep(linger_s)
         while len(reports) < DRAIN_LIMIT:
             try:
                 reports.append(self._out.get_nowait())

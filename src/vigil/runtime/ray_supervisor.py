@@ -33,7 +33,10 @@ from vigil.runtime.ray_actor import ActorHello, ActorWorkerFactory, CameraActor,
 
 log = logging.getLogger(__name__)
 
-TICK_S = 0.02  # the loop's wait for answers: the most a report waits in an actor before it is read
+DRAIN_WAIT_S = 1.0  # an actor's drain waits this long for a first report (a long poll, not a clock)
+DRAIN_LINGER_S = 0.05  # then this long for the reports after it: the most a report waits in an actor
+TICK_S = 0.25  # the loop's longest wait for answers, between its checks on nodes and lost actors
+ACTOR_THREADS = 4  # an actor serves orders and hello while its drain waits
 NODES_EVERY_S = 2.0  # how often the cluster's node list is read (joins, deaths)
 SET_ASIDE_S = 30.0  # a node whose actor was lost gets no new actor this long (unless Ray says it is back)
 READY_GRACE_S = 180.0  # an actor loading its models is not "lost" before this
@@ -164,12 +167,15 @@ class RaySupervisor(CameraRuntime):
         with self._lock:
             actors = list(self._actors.values())
             self._actors.clear()
-        refs = {a.handle.shutdown.remote(timeout / 2): a for a in actors if a.ready}
+        # A long poll in flight holds the reports before the shutdown's: they are handled first.
+        refs = {a.drain_ref: a for a in actors if a.drain_ref is not None}
+        refs |= {a.handle.shutdown.remote(timeout / 2): a for a in actors if a.ready}
         try:
             done, _ = self._ray.wait(list(refs), num_returns=len(refs), timeout=timeout)
         except Exception:
             done = []
-        for ref in done:
+        answered = set(done)
+        for ref in (r for r in refs if r in answered):
             try:
                 drained: Drained = self._ray.get(ref)
             except Exception:
@@ -272,18 +278,19 @@ class RaySupervisor(CameraRuntime):
                 if a.hello_ref is not None:
                     waiting[a.hello_ref] = a
                 elif a.drain_ref is None:
-                    a.drain_ref = a.handle.drain.remote()
+                    a.drain_ref = a.handle.drain.remote(DRAIN_WAIT_S, DRAIN_LINGER_S)
                 if a.drain_ref is not None:
                     waiting[a.drain_ref] = a
         if not waiting:
-            self._stopping.wait(TICK_S * 5)
+            self._stopping.wait(TICK_S)
             return
-        done, _ = self._ray.wait(list(waiting), num_returns=len(waiting), timeout=TICK_S)
+        refs = list(waiting)
+        done, rest = self._ray.wait(refs, num_returns=1, timeout=TICK_S)
+        if done and rest:  # the others that answered meanwhile
+            done += self._ray.wait(rest, num_returns=len(rest), timeout=0)[0]
         for ref in done:
             self._answered(waiting[ref], ref)
         self._check_lost(time.monotonic())
-        if len(done) == len(waiting):  # every actor answered at once: pause before asking again
-            self._stopping.wait(TICK_S)
 
     def _answered(self, actor: _Actor, ref: Any) -> None:
         now = time.monotonic()
@@ -405,6 +412,7 @@ class RaySupervisor(CameraRuntime):
             num_cpus=cpus,
             max_restarts=self._settings.max_restarts,
             max_task_retries=0,
+            max_concurrency=ACTOR_THREADS,
             scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
         ).remote(index, self._config, threads, self._build)
         self._actors[name] = _Actor(name, index, node_id, handle, time.monotonic())
