@@ -111,6 +111,8 @@ class BestShotSelector:
         """
         self._config = config
         self._tracks: dict[int, _TrackShots] = {}
+        self.scored: list[tuple[QualityScores, FloatArray]] = []
+        """The faces scored by the last :meth:`update`: (quality, landmarks in frame pixels), row order."""
 
     def update(self, frame: Frame, step: TrackStep) -> list[FaceShot]:
         """Score this frame's observed faces and return the shots to embed now.
@@ -124,10 +126,12 @@ class BestShotSelector:
         """
         faces = step.faces
         to_embed: list[FaceShot] = []
+        self.scored = []
         for row in np.flatnonzero(step.observed):
             track_id = int(faces.track_id[row])
             xyxy, landmarks = faces.xyxy[row], faces.landmarks[row]
             quality = face_quality(frame.image, xyxy, float(faces.score[row]), landmarks)
+            self.scored.append((quality, landmarks))
             state = self._tracks.setdefault(track_id, _TrackShots())
             embed = self._worth_embedding(state, quality, frame.t_ms)
             new_best = state.best_seen is None or is_better(quality, state.best_seen.quality)
@@ -158,6 +162,11 @@ class BestShotSelector:
         if gain > 0.0 and gain >= cfg.improve_by:
             return True
         return t_ms - state.last_embedded_ms >= cfg.refresh_ms and gain > -cfg.improve_by
+
+    @property
+    def gate(self) -> BestShotConfig:
+        """The embedding policy (its size and sharpness floors are the gate a shot must pass)."""
+        return self._config
 
     def best(self, track_id: int) -> FaceShot | None:
         """The best shot seen so far of a live track (embedded or not), or None."""

@@ -8,6 +8,7 @@ import typer
 
 from vigil.cli.bench import bench_app
 from vigil.cli.calibrate import calibrate_app
+from vigil.cli.cameras import cameras_app
 from vigil.cli.cluster import cluster_app
 from vigil.cli.config import config_app
 from vigil.cli.eval import eval_app
@@ -54,3 +55,4 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(config_app, name="config")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(cameras_app, name="cameras")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vigil.bestshot.stats import FaceStats
 from vigil.ingest.status import CameraStatus
 from vigil.types import FaceEvent
 
@@ -72,6 +73,7 @@ class CameraCounters:
     faces_detected: int
     stage_seconds: dict[str, float]
     frame_errors: int = 0  # frames the engine failed on (logged with the traceback, then skipped)
+    faces: FaceStats | None = None  # its recent faces (eyes px, sharpness, pose, share embeddable)
 
 
 @dataclass(frozen=True, slots=True)

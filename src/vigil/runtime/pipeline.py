@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from vigil.bestshot import BestShotSelector
+from vigil.bestshot.stats import FaceStatsWindow
 from vigil.config import MatchConfig
 from vigil.detect.base import Detector
 from vigil.embed.base import Aligner, Embedder
@@ -104,6 +105,8 @@ class SourcePipeline:
         self._events = EventBuilder(source_id)
         self._frames_since_detect = detect_every  # detect on the first frame
         self.times = StageTimes()
+        self.faces = FaceStatsWindow(selector.gate)
+        """The source's recent faces (size between the eyes, sharpness, pose, share embeddable)."""
 
     def process(self, frame: Frame) -> FrameResult:
         times = self.times
@@ -125,6 +128,8 @@ class SourcePipeline:
         if dets is not None:
             with times.timing("bestshot"):
                 shots = self._selector.update(frame, step)
+                for quality, landmarks in self._selector.scored:
+                    self.faces.add(quality, landmarks)
         decided = self._identify(shots) if shots else []
         for track_id in step.ended:
             self._forget(track_id)

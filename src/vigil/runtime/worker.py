@@ -297,6 +297,7 @@ class CameraWorker:
                 faces_detected=cam.faces,
                 stage_seconds=dict(cam.pipeline.times.seconds),
                 frame_errors=cam.errors,
+                faces=cam.pipeline.faces.summary(),
             )
             for cid, cam in self._cameras.items()
         }

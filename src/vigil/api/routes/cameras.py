@@ -11,17 +11,46 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import CurrentUser, OperatorUser, RowId, State
 from vigil.api.schemas.live import (
+    AdvicePublic,
     CameraCreate,
     CameraPublic,
     CameraStatusPublic,
     CameraUpdate,
+    FaceStatsPublic,
     PlacementPublic,
+    ReasonPublic,
 )
+from vigil.bestshot.advice import Advice, Reason, Verdict, advise
 from vigil.errors import NotFound
 from vigil.runtime.service import LiveService
 from vigil.services.cameras import CameraChange, CameraInfo
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
+
+
+def advice_public(advice: Advice, camera_id: int | None = None) -> AdvicePublic:
+    st = advice.stats
+    stats = None if st is None else FaceStatsPublic(
+        faces=st.faces, faces_total=st.faces_total,
+        eye_px=None if st.eye_px is None else round(st.eye_px, 1),
+        eye_px_p90=None if st.eye_px_p90 is None else round(st.eye_px_p90, 1),
+        size_px=round(st.size_px, 1), sharpness=round(st.sharpness, 3),
+        yaw_deg=None if st.yaw_deg is None else round(st.yaw_deg, 1),
+        frontal_share=round(st.frontal_share, 3), usable_share=round(st.usable_share, 3),
+    )  # fmt: skip
+    return AdvicePublic(
+        camera_id=camera_id, verdict=advice.verdict.value, summary=advice.summary,
+        reasons=[ReasonPublic(code=r.code, level=r.level.value, message=r.message) for r in advice.reasons],
+        stats=stats,
+    )  # fmt: skip
+
+
+def _camera_advice(live: LiveService, camera_id: int) -> Advice:
+    counters = live.supervisor.counters().get(camera_id)
+    if counters is None:
+        why = "the camera is not running (paused, starting or failed): no faces to judge"
+        return Advice(Verdict.UNKNOWN, why, (Reason("not_running", Verdict.UNKNOWN, why),), None)
+    return advise(counters.faces, live.config.bestshot)
 
 
 def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
@@ -52,6 +81,7 @@ def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
         last_error=st.last_error,
         last_frame_at=datetime.fromtimestamp(st.last_frame_at, UTC) if st.last_frame_at else None,
         snapshot_at=datetime.fromtimestamp(snap.captured_at, UTC) if snap else None,
+        advice=advice_public(advise(counters.faces, live.config.bestshot), camera_id),
     )
 
 
@@ -88,6 +118,18 @@ async def list_cameras(
 @router.get("/{camera_id}")
 async def get_camera(camera_id: RowId, state: State, _user: CurrentUser) -> CameraPublic:
     return _public(state.live, await run_in_threadpool(state.live.cameras.get, camera_id))
+
+
+@router.get("/{camera_id}/advice")
+async def camera_advice(camera_id: RowId, state: State, _user: CurrentUser) -> AdvicePublic:
+    """Whether the camera's recent faces are fit for identification: a verdict (good, marginal, unsuitable,
+    unknown), the reasons and what to change, and the figures they come from."""
+    info = await run_in_threadpool(state.live.cameras.get, camera_id)
+    advice = _camera_advice(state.live, info.id) if info.enabled else Advice(
+        Verdict.UNKNOWN, "the camera is paused: no faces to judge",
+        (Reason("not_running", Verdict.UNKNOWN, "the camera is paused: no faces to judge"),), None,
+    )  # fmt: skip
+    return advice_public(advice, info.id)
 
 
 @router.get("/{camera_id}/snapshot.jpg", response_class=Response)

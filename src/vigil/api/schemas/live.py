@@ -34,6 +34,38 @@ class CameraUpdate(_In):
     reason: str = Field("", max_length=1000)
 
 
+class FaceStatsPublic(BaseModel):
+    """The camera's recent faces (the newest 300 its detector found)."""
+
+    faces: int = Field(description="Faces the figures cover.")
+    faces_total: int = Field(description="Faces measured since the camera started.")
+    eye_px: float | None = Field(
+        description="Median distance between the eye centres, px (null: no landmarks)."
+    )
+    eye_px_p90: float | None = Field(description="Its 90th percentile: the nearest faces.")
+    size_px: float = Field(description="Median shorter side of the face box, px.")
+    sharpness: float = Field(description="Median sharpness, 0-1.")
+    yaw_deg: float | None = Field(description="Median absolute yaw, degrees.")
+    frontal_share: float = Field(description="Share of faces within 30 degrees of frontal.")
+    usable_share: float = Field(description="Share of faces good enough to embed (the bestshot gate).")
+
+
+class ReasonPublic(BaseModel):
+    code: str = Field(description="few_faces, too_small, small, few_usable, blurred or side_view.")
+    level: str = Field(description="unsuitable, marginal or unknown.")
+    message: str
+
+
+class AdvicePublic(BaseModel):
+    """Whether the camera's faces are fit for identification, why, and what to change."""
+
+    camera_id: int | None = None
+    verdict: Literal["good", "marginal", "unsuitable", "unknown"]
+    summary: str
+    reasons: list[ReasonPublic]
+    stats: FaceStatsPublic | None
+
+
 class CameraStatusPublic(BaseModel):
     state: str
     fps_in: float
@@ -49,6 +81,9 @@ class CameraStatusPublic(BaseModel):
     last_frame_at: datetime | None
     snapshot_at: datetime | None = Field(
         None, description="When the snapshot (GET /cameras/{id}/snapshot.jpg) was taken; null: none yet."
+    )
+    advice: AdvicePublic | None = Field(
+        None, description="Whether its faces are fit for identification (GET /cameras/{id}/advice)."
     )
 
 
