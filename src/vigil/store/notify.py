@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 GALLERY = "vigil_gallery"  # payload: the changed table's name (face_samples, people, ...)
 CAMERAS = "vigil_cameras"  # payload: "cameras"
 OUTBOX = "vigil_outbox"  # payload: the new outbox row's id
-"""The channels migration 0011's triggers notify."""
+ALERTED = "vigil_alerted"  # payload: the id of the event that became an alert (migration 0014)
+"""The channels migrations 0011 and 0014's triggers notify."""
 
 WAIT_S = 0.5  # longest wait for a notification before checking whether stop() was called
 BACKOFF_FIRST_S = 0.5
