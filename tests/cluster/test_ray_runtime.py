@@ -7,6 +7,8 @@ nodes within 15 s, and the node's placement is gone from every camera.
 
 from __future__ import annotations
 
+import json
+import platform
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,3 +215,40 @@ def test_vigil_serve_on_the_cluster_alerts_and_says_where_each_camera_runs(
             return False
 
         _wait(sighted, 90, "a search finding his archived track in the sharded archive")
+
+
+@pytest.mark.parametrize("command", [["serve"], ["cluster", "status"]])
+def test_a_cluster_on_another_ray_version_is_named_in_one_line_and_exit_2(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A real head whose recorded cluster metadata says Ray 1.13.0 (what a head started by an older Ray
+    stores in its GCS): Ray refuses the driver, and Vigil says so naming both versions."""
+    utils = _ray()
+    import ray  # noqa: PLC0415
+    from ray._common.usage import usage_constants  # noqa: PLC0415
+    from ray._private import ray_constants  # noqa: PLC0415
+
+    head = utils.Cluster(initialize_head=True, connect=False, head_node_args={"num_cpus": 1})
+    try:
+        gcs = ray._raylet.GcsClient(address=head.address)  # type: ignore[attr-defined]
+        key, namespace = usage_constants.CLUSTER_METADATA_KEY, ray_constants.KV_NAMESPACE_CLUSTER
+        metadata = json.loads(gcs.internal_kv_get(key, namespace=namespace))
+        assert metadata["ray_version"] == ray.__version__
+        metadata["ray_version"] = "1.13.0"
+        gcs.internal_kv_put(key, json.dumps(metadata).encode(), overwrite=True, namespace=namespace)
+        config = tmp_path / "vigil.yaml"
+        config.write_text(
+            f"store:\n  url: sqlite:///{tmp_path / 'v.db'}\n"
+            f"runtime:\n  type: ray\n  ray:\n    address: {head.address}\n    connect_timeout_s: 5\n"
+        )
+        result = CliRunner().invoke(app, [*command, "--config", str(config)])
+        assert result.exit_code == 2, result.output
+        said = (
+            f"runtime.ray.address {head.address}: Ray version mismatch: "
+            f"this machine has Ray {ray.__version__} on Python {platform.python_version()}, "
+            "the cluster Ray 1.13.0 on Python"
+        )
+        assert said in " ".join(result.output.split()), result.output
+    finally:
+        ray.shutdown()
+        head.shutdown()

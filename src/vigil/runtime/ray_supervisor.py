@@ -17,6 +17,8 @@ actor, hands the reports to the service, and watches:
 from __future__ import annotations
 
 import logging
+import platform
+import re
 import socket
 import threading
 import time
@@ -80,14 +82,27 @@ def connect(settings: RayConfig) -> Any:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         text = str(exc)
         if "version" in text.lower() and "mismatch" in text.lower():
-            raise ClusterUnavailable(
-                f"runtime.ray.address {address}: Ray version mismatch: this machine has Ray "
-                f"{ray.__version__}; {text.splitlines()[0]}"
-            ) from exc
+            raise ClusterUnavailable(_version_mismatch(address, ray.__version__, text)) from exc
         raise ClusterUnavailable(
             f"runtime.ray.address {address}: cannot join the Ray cluster: {text}"
         ) from exc
     return ray
+
+
+def _version_mismatch(address: str, ours: str, text: str) -> str:
+    """One line naming both sides' Ray and Python, from Ray's several-line refusal."""
+    versions = re.findall(r"Ray: (\S+)\s+Python: (\S+)", text)
+    here = f"Ray {ours} on Python {platform.python_version()}"
+    if not versions:
+        return f"runtime.ray.address {address}: Ray version mismatch: this machine has {here}; " + " ".join(
+            text.split()
+        )
+    ray_there, python_there = versions[0]
+    return (
+        f"runtime.ray.address {address}: Ray version mismatch: this machine has {here}, the cluster "
+        f"Ray {ray_there} on Python {python_there}; run the same Ray and Python on both "
+        f"(pip install 'ray=={ray_there}', or upgrade the cluster)"
+    )
 
 
 @dataclass
