@@ -257,6 +257,11 @@ class Camera(Base):
     from_config: Mapped[bool] = mapped_column(Boolean, default=False)  # declared in the config file
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Where it is (WGS 84 degrees) and its named site, all optional: the impossible-travel rule
+    # (vigil.alerts.travel) compares the places of two cameras that saw one person (migration 0015).
+    latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    site: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CameraPlacement(Base):
@@ -298,6 +303,11 @@ class Event(Base):
     list_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     # Not named as its person because it is closer to one of their negatives (that negative's id).
     vetoed_by: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Impossible travel: an alert whose person was seen on another camera (that sighting's event id) too
+    # shortly before or after to have gone between them; the distance and the least time the trip needed.
+    travel_of: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    travel_distance_m: Mapped[float | None] = mapped_column(Float, nullable=True)
+    travel_needed_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     model_id: Mapped[str] = mapped_column(String(64))
     severity: Mapped[Severity | None] = mapped_column(_enum(Severity, "event_severity"), nullable=True)
     alerted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
