@@ -27,7 +27,7 @@ from vigil.alerts.webhook import sink_name as webhook_sink_name
 from vigil.api.app import create_app
 from vigil.api.state import ApiState
 from vigil.bestshot import BestShotSelector
-from vigil.config import MatchConfig, SearchConfig, VigilConfig
+from vigil.config import MatchConfig, SearchConfig, VigilConfig, YuNetConfig
 from vigil.detect import Detector, build_detector
 from vigil.embed import build_face_model, default_threads
 from vigil.embed.base import Aligner, Embedder, FaceModel
@@ -57,6 +57,9 @@ from vigil.services.alerts import AlertService
 from vigil.services.cameras import CameraService
 from vigil.services.enrol import EnrolmentDesk, EnrolmentService
 from vigil.services.events import EventRecorder
+from vigil.services.evidence import EvidenceDesk
+from vigil.services.evidence_archive import load_or_create_signing_key
+from vigil.services.evidence_video import FaceRedactor
 from vigil.services.footage import FootageImport
 from vigil.services.footage_jobs import FootageJobs
 from vigil.services.gallery import FreshGallery, gallery_fingerprint, load_gallery
@@ -477,6 +480,27 @@ def ivf_settings(config: SearchConfig) -> IvfSettings:
     return IvfSettings(config.ivf_min_faces, config.ivf_nlist, config.ivf_nprobe)
 
 
+def redaction_detector(config: VigilConfig) -> Detector:
+    """A detector more sensitive than the cameras' (YuNet: score 0.5 or less, faces from 10 px), for the
+    faces to blur in exported video: a face too faint for the cameras to judge is blurred all the same."""
+    det = config.detector
+    if isinstance(det, YuNetConfig):
+        det = det.model_copy(update={"score_threshold": min(det.score_threshold, 0.5), "min_face_px": 10})
+    return build_detector(det, config.model_dir)
+
+
+def build_evidence(config: VigilConfig, store: Store, engine: Callable[[], Engine]) -> EvidenceDesk:
+    """Evidence exports signed with the store's key (``evidence.key`` in the data dir, made at first use);
+    the face models are loaded only for an export with a video segment."""
+    key_path = data_dir(config.store) / "evidence.key"
+
+    def redactor() -> tuple[FaceRedactor, str]:
+        models = engine()
+        return FaceRedactor(redaction_detector(config), models.stills), models.model_id
+
+    return EvidenceDesk(store.db, store.media, config, lambda: load_or_create_signing_key(key_path), redactor)
+
+
 def build_api_state(config: VigilConfig, store: Store, users: UserService, live: LiveService) -> ApiState:
     """The services the API routes use. The face models are loaded at the first enrolment or search (the
     live service's archive at the first search)."""
@@ -490,7 +514,7 @@ def build_api_state(config: VigilConfig, store: Store, users: UserService, live:
     return ApiState(
         config=config, db=store.db, media=store.media, users=users, live=live, lists=store.lists,
         people=store.people, history=EventHistory(store.db), scopes=AlertScopes(store.db), search=search,
-        footage=jobs, limits=UserScopes(store.db),
+        footage=jobs, limits=UserScopes(store.db), evidence=build_evidence(config, store, engine),
         enrolment=EnrolmentDesk(lambda: store.enrolment(engine()), lambda: gallery_fingerprint(store.db)),
     )  # fmt: skip
 

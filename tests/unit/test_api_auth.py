@@ -536,6 +536,8 @@ def test_apps_share_nothing(api: Api, tmp_path: Path) -> None:
 VW, OP, AD = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 LEAST_ROLE: dict[tuple[str, str], Role] = {
     ("GET", "/alerts"): VW, ("GET", "/alerts/{alert_id}"): VW, ("POST", "/alerts/{alert_id}/review"): OP,
+    ("POST", "/alerts/{alert_id}/export"): OP, ("POST", "/events/{event_id}/export"): OP,
+    ("POST", "/exports"): OP,
     ("POST", "/auth/logout"): VW, ("GET", "/auth/me"): VW, ("GET", "/auth/tokens"): VW,
     ("POST", "/auth/tokens"): VW, ("DELETE", "/auth/tokens/{token_id}"): VW,
     ("GET", "/cameras"): VW, ("POST", "/cameras"): OP, ("GET", "/cameras/{camera_id}"): VW,

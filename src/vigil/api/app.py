@@ -23,6 +23,7 @@ from vigil.api.routes import (
     cameras,
     docs,
     events,
+    evidence,
     footage,
     health,
     live,
@@ -38,7 +39,7 @@ STATIC_PATH = "/static"
 PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media, web.router, docs.router)
 AUTHENTICATED: tuple[APIRouter, ...] = (
     auth.router, users.router, cameras.router, alerts.router, live.router, watchlists.router,
-    people.router, events.router, search.router, footage.router,
+    people.router, events.router, search.router, footage.router, evidence.router,
 )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from vigil.config import VigilConfig
 from vigil.runtime.service import LiveService
 from vigil.search.service import PhotoSearch
 from vigil.services.enrol import EnrolmentDesk
+from vigil.services.evidence import EvidenceDesk
 from vigil.services.footage_jobs import FootageJobs
 from vigil.services.history import EventHistory
 from vigil.services.lists import ListService
@@ -39,3 +40,4 @@ class ApiState:
     limits: UserScopes  # the lists and cameras a user is limited to (enforced)
     search: PhotoSearch
     footage: FootageJobs
+    evidence: EvidenceDesk

@@ -12,6 +12,7 @@ from vigil.cli.cameras import cameras_app
 from vigil.cli.cluster import cluster_app
 from vigil.cli.config import config_app
 from vigil.cli.eval import eval_app
+from vigil.cli.evidence import evidence_app
 from vigil.cli.models import app as models_app
 from vigil.cli.scan import demo, scan
 from vigil.cli.search import search
@@ -55,4 +56,5 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(config_app, name="config")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(evidence_app, name="evidence")
 app.add_typer(cameras_app, name="cameras")
