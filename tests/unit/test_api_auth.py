@@ -202,7 +202,7 @@ def test_openapi_documents_both_ways_to_send_a_token(api: Api) -> None:
 # --- roles ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR])
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR, Role.AUDITOR])
 def test_non_admins_get_403_on_every_admin_route(api: Api, role: Role) -> None:
     token = api.user("alice", role)
     admin_routes = [
@@ -542,7 +542,7 @@ LEAST_ROLE: dict[tuple[str, str], Role] = {
     ("POST", "/auth/tokens"): VW, ("DELETE", "/auth/tokens/{token_id}"): VW,
     ("GET", "/cameras"): VW, ("POST", "/cameras"): OP, ("GET", "/cameras/{camera_id}"): VW,
     ("PATCH", "/cameras/{camera_id}"): OP, ("DELETE", "/cameras/{camera_id}"): OP,
-    ("GET", "/cameras/{camera_id}/snapshot.jpg"): VW,
+    ("GET", "/cameras/{camera_id}/snapshot.jpg"): VW, ("GET", "/cameras/{camera_id}/advice"): VW,
     ("GET", "/events"): VW, ("GET", "/events/{event_id}"): VW,
     ("POST", "/footage"): OP, ("GET", "/footage/jobs"): VW, ("GET", "/footage/jobs/{job_id}"): VW,
     ("POST", "/footage/jobs/{job_id}/cancel"): OP,
@@ -565,16 +565,32 @@ LEAST_ROLE: dict[tuple[str, str], Role] = {
 """The least role each authenticated route needs: the specification the app is checked against. A new
 route fails the test below until it is given its role here."""
 RANK = {VW: 0, OP: 1, AD: 2}
+AU = Role.AUDITOR
+AUDITOR_MAY: set[tuple[str, str]] = {
+    ("POST", "/auth/logout"), ("GET", "/auth/me"), ("GET", "/auth/tokens"), ("POST", "/auth/tokens"),
+    ("DELETE", "/auth/tokens/{token_id}"),
+    ("GET", "/cameras"), ("GET", "/cameras/{camera_id}"), ("GET", "/cameras/{camera_id}/advice"),
+    ("GET", "/watchlists"), ("GET", "/watchlists/{name}"),
+}  # fmt: skip
+"""What an auditor may use besides the admin's: their own session and tokens, and the lists' and cameras'
+metadata (no alert, event, face, snapshot, footage, search or change)."""
+
+
+def allowed_for(role: Role, route: tuple[str, str]) -> bool:
+    if role is AU:
+        return route in AUDITOR_MAY
+    return RANK[role] >= RANK[LEAST_ROLE[route]]
 
 
 def test_every_route_needs_exactly_its_role_for_every_caller(api: Api) -> None:
     served = {r for r in routes_of(api.app) if r not in OPEN}
     assert served == set(LEAST_ROLE), "a route without its role in the table, or a table row without route"
-    tokens = {role: api.user(f"u-{role.value}", role) for role in (VW, OP, AD)}
+    assert set(LEAST_ROLE) >= AUDITOR_MAY
+    tokens = {role: api.user(f"u-{role.value}", role) for role in (VW, OP, AD, AU)}
     mismatches = []
-    for (method, path), least in sorted(LEAST_ROLE.items()):
+    for method, path in sorted(LEAST_ROLE):
         for role, token in tokens.items():
-            allowed = RANK[role] >= RANK[least]
+            allowed = allowed_for(role, (method, path))
             if method == WS:
                 code = websocket_close_code(api.client, concrete(path), bearer(token))
                 refused = code in (4401, 4403)
@@ -591,3 +607,36 @@ def test_every_route_needs_exactly_its_role_for_every_caller(api: Api) -> None:
                     f"{method} {path} as {role.value}: {got}, {'allowed' if allowed else 'refused'}"
                 )
     assert mismatches == [], f"{len(mismatches)} of {len(LEAST_ROLE) * len(tokens)} route × role checks"
+
+
+def test_an_auditor_is_refused_everywhere_else(api: Api) -> None:
+    """Walks the app's routes (not the table above), so a route added later refuses auditors unless it is
+    put in ``AUDITOR_MAY`` on purpose: every search, enrolment, review, camera change, footage, face and
+    alert route answers 403 naming the permission or role it needs (WebSockets close with 4403)."""
+    token = api.user("audrey", AU)
+    refused, let_through = [], []
+    for method, path in routes_of(api.app):
+        if (method, path) in OPEN or (method, path) in AUDITOR_MAY:
+            continue
+        if method == WS:
+            code = websocket_close_code(api.client, concrete(path), bearer(token))
+            (refused if code == 4403 else let_through).append(f"WS {path}: {code}")
+            continue
+        r = api.client.request(method, concrete(path), headers=bearer(token), json={})
+        if r.status_code == 403 and r.json()["error"].endswith("audrey is auditor"):
+            refused.append(f"{method} {path}")
+        else:
+            let_through.append(f"{method} {path}: {r.status_code}")
+    assert let_through == []
+    assert set(refused) >= {
+        "POST /search", "POST /recognize", "POST /people", "POST /alerts/{alert_id}/review",
+        "PATCH /cameras/{camera_id}", "POST /footage", "GET /alerts", "GET /events",
+        "GET /cameras/{camera_id}/snapshot.jpg", "GET /people/{person_id}/photo.jpg",
+    }  # fmt: skip
+    r = api.client.get("/alerts", headers=bearer(token))
+    assert r.json()["error"] == (
+        "this needs the permission sightings.read (roles viewer, operator, admin); audrey is auditor"
+    )
+    me = api.client.get("/auth/me", headers=bearer(token)).json()
+    assert me["role"] == "auditor"
+    assert me["permissions"] == ["audit.read", "metadata.read", "reports.read"]

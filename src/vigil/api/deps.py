@@ -26,6 +26,7 @@ from starlette.websockets import WebSocket
 
 from vigil.api.state import ApiState
 from vigil.errors import Forbidden, Unauthorized
+from vigil.services.permissions import ROLE_PERMISSIONS, Permission
 from vigil.services.users import Principal
 from vigil.store.tables import Role
 
@@ -90,7 +91,8 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 
 
 def require(min_role: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets through users with at least ``min_role`` (viewer < operator < admin).
+    """A dependency that lets through users holding every permission of ``min_role`` (viewer < operator <
+    admin; an auditor holds none of viewer's: see ``vigil.services.permissions``).
 
     Raises (from the dependency):
         Forbidden: the user's role is lower.
@@ -108,8 +110,36 @@ def require(min_role: Role) -> Callable[[Principal], Principal]:
     return role_at_least
 
 
+def permit(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that lets through users whose role holds ``permission`` (``ROLE_PERMISSIONS``).
+
+    Raises (from the dependency):
+        Forbidden: naming the permission and the user's role.
+    """
+
+    def may(principal: CurrentUser) -> Principal:
+        if not principal.may(permission):
+            raise Forbidden(
+                f"this needs the permission {permission.value} ({_holders(permission)}); "
+                f"{principal.username} is {principal.role.value}"
+            )
+        return principal
+
+    may.__name__ = f"require_{permission.value.replace('.', '_')}"  # "require_": documented as a 403
+    return may
+
+
+def _holders(permission: Permission) -> str:
+    roles = [r.value for r, held in ROLE_PERMISSIONS.items() if permission in held]
+    return "roles " + ", ".join(roles) if len(roles) > 1 else f"role {roles[0]}"
+
+
 OperatorUser = Annotated[Principal, Depends(require(Role.OPERATOR))]
 AdminUser = Annotated[Principal, Depends(require(Role.ADMIN))]
+SightingsReader = Annotated[Principal, Depends(permit(Permission.SIGHTINGS_READ))]
+"""Who may see alerts, events, people, faces, snapshots and footage jobs (not an auditor)."""
+AuditReader = Annotated[Principal, Depends(permit(Permission.AUDIT_READ))]
+ReportReader = Annotated[Principal, Depends(permit(Permission.REPORTS_READ))]
 
 
 async def websocket_principal(websocket: WebSocket) -> Principal:

@@ -41,7 +41,7 @@ def users_ls(config: ConfigOption = None) -> None:
 @users_app.command("add")
 def users_add(
     username: str,
-    role: Annotated[Role, typer.Option(help="viewer, operator or admin.")] = Role.VIEWER,
+    role: Annotated[Role, typer.Option(help="viewer, operator, admin or auditor.")] = Role.VIEWER,
     reason: ReasonOption = "",
     actor: ActorOption = None,
     config: ConfigOption = None,

@@ -39,6 +39,7 @@ from vigil.services.credentials import (
     token_sha256,
     verify_password,
 )
+from vigil.services.permissions import Permission, role_covers, role_may
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import ApiToken, Role, TokenKind, User
@@ -51,18 +52,12 @@ SYSTEM_ACTOR = "vigil"  # who acts when Vigil itself does something (the first s
 FIRST_ADMIN = "admin"
 FIRST_TOKEN = "first-start"
 LOGIN_FAILED = "wrong user name or password"
-ROLE_RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.ADMIN: 2}
 LAST_USED_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
 _PG_USERS_LOCK = 0x76676C75  # "vglu": serialises first starts (and admin changes) on PostgreSQL
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def role_allows(role: Role, min_role: Role) -> bool:
-    """Whether ``role`` may do what needs ``min_role`` (viewer < operator < admin)."""
-    return ROLE_RANK[role] >= ROLE_RANK[min_role]
 
 
 def check_username(name: str) -> str:
@@ -112,7 +107,11 @@ class Principal:
     token_kind: TokenKind
 
     def allows(self, min_role: Role) -> bool:
-        return role_allows(self.role, min_role)
+        """Whether the user holds every permission of ``min_role`` (see ``vigil.services.permissions``)."""
+        return role_covers(self.role, min_role)
+
+    def may(self, permission: Permission) -> bool:
+        return role_may(self.role, permission)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ class Role(StrEnum):
     ADMIN = "admin"
     OPERATOR = "operator"
     VIEWER = "viewer"
+    AUDITOR = "auditor"  # reads the audit log and reports only (vigil.services.permissions)
 
 
 class Severity(StrEnum):

@@ -5,15 +5,18 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, RowIdFilter, State
+from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, RowIdFilter, State, permit
 from vigil.api.schemas.live import AlertPublic, AlertReview, ReviewPublic
 from vigil.services.alerts import AlertView
+from vigil.services.permissions import Permission
 from vigil.store.tables import EventStatus
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(
+    prefix="/alerts", tags=["alerts"], dependencies=[Depends(permit(Permission.SIGHTINGS_READ))]
+)
 
 
 def alert_public(view: AlertView) -> AlertPublic:

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, OperatorUser, RowId, State
+from vigil.api.deps import CurrentUser, OperatorUser, RowId, SightingsReader, State
 from vigil.api.schemas.live import (
     AdvicePublic,
     CameraCreate,
@@ -133,7 +133,7 @@ async def camera_advice(camera_id: RowId, state: State, _user: CurrentUser) -> A
 
 
 @router.get("/{camera_id}/snapshot.jpg", response_class=Response)
-async def camera_snapshot(camera_id: RowId, state: State, _user: CurrentUser) -> Response:
+async def camera_snapshot(camera_id: RowId, state: State, _user: SightingsReader) -> Response:
     """The camera's latest frame (refreshed every ``live.snapshot_s``); 404 before its first."""
     snap = state.live.supervisor.snapshot(camera_id)
     if snap is None:

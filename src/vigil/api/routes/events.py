@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import MAX_ROW_ID, CurrentUser, RowId, RowIdFilter, State
+from vigil.api.deps import MAX_ROW_ID, CurrentUser, RowId, RowIdFilter, State, permit
 from vigil.api.schemas.events import EventPagePublic, EventPublic
 from vigil.services.history import MAX_PAGE, Decision, EventFilter, EventRow
+from vigil.services.permissions import Permission
 from vigil.store.tables import EventStatus
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(
+    prefix="/events", tags=["events"], dependencies=[Depends(permit(Permission.SIGHTINGS_READ))]
+)
 
 
 def event_public(row: EventRow) -> EventPublic:

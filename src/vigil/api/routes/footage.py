@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, OperatorUser, RowId, State
+from vigil.api.deps import CurrentUser, OperatorUser, RowId, State, permit
 from vigil.api.schemas.footage import JobPublic
 from vigil.services.footage_jobs import JobInfo
+from vigil.services.permissions import Permission
 
-router = APIRouter(prefix="/footage", tags=["footage"])
+router = APIRouter(
+    prefix="/footage", tags=["footage"], dependencies=[Depends(permit(Permission.SIGHTINGS_READ))]
+)
 
 
 def job_public(j: JobInfo) -> JobPublic:

@@ -6,20 +6,21 @@ import asyncio
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import CurrentUser, PresentedToken, RowId, State, websocket_principal
+from vigil.api.deps import CurrentUser, PresentedToken, RowId, State, permit, websocket_principal
 from vigil.api.state import ApiState
 from vigil.errors import NotFound, Unauthorized
+from vigil.services.permissions import Permission
 from vigil.store.tables import EventShot
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["live"])
+router = APIRouter(tags=["live"], dependencies=[Depends(permit(Permission.SIGHTINGS_READ))])
 media = APIRouter(tags=["media"])  # public: a signed link or a token is checked in the route
 
 

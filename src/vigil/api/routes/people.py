@@ -8,11 +8,11 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile, status
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, State
+from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, State, permit
 from vigil.api.errors import error_body, error_responses
 from vigil.api.schemas.people import (
     EnrolPublic,
@@ -32,8 +32,11 @@ from vigil.errors import BadInput, NotFound
 from vigil.services.enrol import EnrolmentRejected, EnrolRequest, Photo, PhotoVerdict
 from vigil.services.feedback import FeedbackService
 from vigil.services.people import PersonInfo
+from vigil.services.permissions import Permission
 
-router = APIRouter(prefix="/people", tags=["people"])
+router = APIRouter(
+    prefix="/people", tags=["people"], dependencies=[Depends(permit(Permission.SIGHTINGS_READ))]
+)
 
 MAX_PHOTOS = 10
 Reason = Annotated[str, Query(min_length=1, max_length=500, description="Why; written to the audit log.")]

@@ -10,6 +10,7 @@ from vigil.api.deps import AdminUser, RowId, State, require
 from vigil.api.schemas.tokens import TokenCreate, TokenIssued, TokenPublic
 from vigil.api.schemas.users import UserCreate, UserCreated, UserPublic, UserUpdate
 from vigil.api.state import ApiState
+from vigil.services.permissions import permissions_of
 from vigil.services.users import UserInfo
 from vigil.store.tables import Role
 
@@ -22,7 +23,10 @@ Reason = Annotated[str, Query(max_length=500, description="Why; written to the a
 def user_public(state: ApiState, info: UserInfo, lists: list[str] | None = None) -> UserPublic:
     """A user as the API shows them, with the lists of their officer view."""
     watchlists = state.scopes.lists_of(info.id) if lists is None else lists
-    return UserPublic.model_validate(info).model_copy(update={"watchlists": watchlists})
+    permissions = sorted(permissions_of(info.role))
+    return UserPublic.model_validate(info).model_copy(
+        update={"watchlists": watchlists, "permissions": permissions}
+    )
 
 
 @router.get("/users")

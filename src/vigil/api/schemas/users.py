@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from vigil.api.schemas.base import REASON, PublicModel, RequestModel
 from vigil.services.credentials import PASSWORD_MAX_CHARS
+from vigil.services.permissions import Permission
 from vigil.store.tables import Role
 
 USERNAME_FIELD = Field(
@@ -24,11 +25,16 @@ class UserPublic(PublicModel):
     watchlists: list[str] = Field(
         default=[], description="The lists whose alerts the user gets on the officer view (none: every list)."
     )
+    permissions: list[Permission] = Field(
+        default=[], description="What the user's role may do (vigil.services.permissions), for the pages."
+    )
 
 
 class UserCreate(RequestModel):
     username: str = USERNAME_FIELD
-    role: Role = Field(Role.VIEWER, description="viewer < operator < admin.")
+    role: Role = Field(
+        Role.VIEWER, description="viewer < operator < admin; auditor reads only the audit log and reports."
+    )
     password: str | None = Field(
         None,
         max_length=PASSWORD_MAX_CHARS,
