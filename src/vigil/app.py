@@ -49,10 +49,11 @@ from vigil.runtime.ray_supervisor import connect as connect_ray
 from vigil.runtime.service import LeaderRunner, LiveService
 from vigil.runtime.supervisor import CameraSupervisor
 from vigil.runtime.worker import CameraWorker, ControlInbox, ReportSink
-from vigil.search.archive import Archive, LiveArchive, SearchableArchive
+from vigil.search.archive import Archive, LiveArchive, SearchableArchive, recorded_since
 from vigil.search.index import IvfSettings
 from vigil.search.retro import RetroSearch
 from vigil.search.service import PhotoSearch
+from vigil.services.alert_feed import AlertFeed
 from vigil.services.alerts import AlertService
 from vigil.services.cameras import CameraService
 from vigil.services.enrol import EnrolmentDesk, EnrolmentService
@@ -77,7 +78,7 @@ from vigil.store.db import Database
 from vigil.store.lease import Lease, LeaseKeeper
 from vigil.store.media import MediaStore
 from vigil.store.migrate import ensure_schema
-from vigil.store.notify import GALLERY, ChangeListener
+from vigil.store.notify import ALERTED, GALLERY, OUTBOX, ChangeListener
 from vigil.store.paths import data_dir, database_url
 from vigil.track import IouTracker
 from vigil.track.cuts import SceneCutDetector
@@ -341,8 +342,12 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
     registry = CollectorRegistry()
     keep = cfg.retention.unmatched_hours > 0
     recorder = EventRecorder(store.db, store.media, router, model_id, keep_unmatched=keep)
-    archive = LiveArchive(archive_loader(cfg, store, model_id, dim))
-    recorder.on_archived(archive.add)
+    # Whichever process records a track (these cameras, `vigil scan --store`, another server), the archive
+    # reads it from the store before the next search.
+    archive = LiveArchive(
+        archive_loader(cfg, store, model_id, dim), lambda cursor: recorded_since(store.db, model_id, cursor)
+    )
+    feed = AlertFeed(store.db, links.event_image)  # and its alerts reach this server's WebSocket
     gallery = FreshGallery(store.db, model_id, dim)
     retro = RetroSearch(
         store.db, router, archive=archive.get, gallery=gallery.get, days=cfg.search.retro_days,
@@ -352,7 +357,8 @@ def build_live(config: VigilConfig, store: Store, workers: int | None = None) ->
         config=cfg, supervisor=supervisor, recorder=recorder, dispatcher=dispatcher, hub=hub, cameras=cameras,
         alerts=alerts, registry=registry, links=links, archive=archive, gallery=gallery, retro=retro,
         retention=RetentionPurge(store.db, store.media, cfg.retention, forget=archive.remove),
-        relay=AlertRelay(store.db, hub),
+        relay=AlertRelay(store.db, hub, feed.admit), feed=feed,
+        changes=ChangeListener(store.db, [ALERTED, OUTBOX]),
     )  # fmt: skip
     registry.register(LiveCollector(supervisor, dispatcher, outbox, hub, cameras.names))
     check_s = cfg.runtime.leader_check_s

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import text
@@ -31,9 +32,14 @@ MAX_PAYLOAD = 7900
 class AlertRelay:
     """Publishes to the local hub and to every other process's; ``start`` listens for theirs."""
 
-    def __init__(self, db: Database, hub: AlertHub) -> None:
+    def __init__(
+        self, db: Database, hub: AlertHub, admit: Callable[[dict[str, Any]], bool] = lambda _m: True
+    ) -> None:
+        """``admit`` picks the relayed messages published here (the live service's feed drops an alert it
+        announced already, having read it from the store)."""
         self._db = db
         self._hub = hub
+        self._admit = admit
         self._origin = uuid.uuid4().hex
         self._shared = db.engine.dialect.name == "postgresql"
         self._listener = ChangeListener(db, [CHANNEL]) if self._shared else None
@@ -74,5 +80,6 @@ class AlertRelay:
             isinstance(data, dict)
             and data.get("origin") != self._origin
             and isinstance(data.get("message"), dict)
+            and self._admit(data["message"])
         ):
             self._hub.publish(data["message"])

@@ -25,6 +25,7 @@ from vigil.runtime.messages import CameraEvents, CameraFailed, CameraSpec
 from vigil.runtime.metrics import alert_latency
 from vigil.search.archive import LiveArchive
 from vigil.search.retro import RetroSearch
+from vigil.services.alert_feed import POLL_NOTIFIED_S, POLL_S, AlertFeed
 from vigil.services.alerts import AlertService, AlertView
 from vigil.services.cameras import CameraService
 from vigil.services.events import EventRecorder
@@ -32,6 +33,7 @@ from vigil.services.gallery import FreshGallery
 from vigil.services.links import MediaLinks
 from vigil.services.retention import RetentionPurge
 from vigil.store.lease import LeaseKeeper
+from vigil.store.notify import ALERTED, OUTBOX, ChangeListener
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,8 @@ class LiveService:
         retention: RetentionPurge,
         leader: LeaseKeeper | None = None,
         relay: AlertRelay | None = None,
+        feed: AlertFeed | None = None,
+        changes: ChangeListener | None = None,
     ) -> None:
         self.leader = leader
         self._leading = False
@@ -97,6 +101,14 @@ class LiveService:
         self.retention = retention
         self._stop_purging = threading.Event()
         self._purger: threading.Thread | None = None
+        self.feed = feed  # alerts raised by other writers (vigil scan --store, another server)
+        self._changes = changes  # PostgreSQL: wakes the feed and the dispatcher at once
+        self._feed_wake = threading.Event()
+        self._stop_feed = threading.Event()
+        self._feeder: threading.Thread | None = None
+        if changes is not None:
+            changes.on(ALERTED, lambda _payload: self._feed_wake.set())
+            changes.on(OUTBOX, lambda _payload: self.dispatcher.wake())
         supervisor.attach(self.on_events, self.on_failed)
         alerts.on_change(self.on_alert_change)
         self._latency = alert_latency(registry)
@@ -118,6 +130,7 @@ class LiveService:
         self.cameras.sync_config(self.config.cameras)
         if self.relay is not None:
             self.relay.start()
+        self._follow_feed()
         self._ready_timeout_s = ready_timeout_s
         if self.leader is None:
             self.lead()
@@ -137,6 +150,34 @@ class LiveService:
             self.relay.publish(message)
         else:
             self.hub.publish(message)
+
+    def _follow_feed(self) -> None:
+        """Announce the alerts other writers raise (every process, leading or not)."""
+        if self.feed is None:
+            return
+        if self._changes is not None:
+            self._changes.start()  # before the first read: no alert slips between
+        self._stop_feed.clear()
+        self._feeder = threading.Thread(
+            target=self._feed_loop, args=(self.feed,), name="vigil-feed", daemon=True
+        )
+        self._feeder.start()
+
+    def _feed_loop(self, feed: AlertFeed) -> None:
+        while not self._stop_feed.is_set():
+            self._feed_wake.clear()  # before reading: a notification from now on is not lost
+            try:
+                raised = feed.raised_since()
+            except Exception:  # e.g. the database briefly unavailable: next time
+                log.exception("could not read the alerts other processes raised")
+                raised = []
+            for alert in raised:
+                self.hub.publish(alert.payload())  # each process reads the feed: not relayed
+            if raised:
+                log.info("%d alerts read from the store announced (raised by another process)", len(raised))
+                self.dispatcher.wake()  # their deliveries wait in the outbox (leader only delivers)
+            notified = self._changes is not None and self._changes.active
+            self._feed_wake.wait(POLL_NOTIFIED_S if notified else POLL_S)
 
     def _holder(self) -> str:
         holder = self.leader.lease.holder() if self.leader is not None else None
@@ -191,7 +232,11 @@ class LiveService:
             self.leader.stop()
         if self.relay is not None:
             self.relay.stop()
-        for thread in (self._purger, self._follower):
+        self._stop_feed.set()
+        self._feed_wake.set()
+        if self._changes is not None:
+            self._changes.stop()
+        for thread in (self._purger, self._follower, self._feeder):
             if thread is not None:
                 thread.join(10.0)
 
@@ -223,7 +268,8 @@ class LiveService:
         """Search the archive for a person just put on a list; announce the retro-alerts raised."""
         raised = self.retro.run(person_id)
         for alert in raised:
-            self._publish(alert.payload())  # not an alert latency: the sighting is old by design
+            if self.feed is None or self.feed.first(alert):
+                self._publish(alert.payload())  # not an alert latency: the sighting is old by design
         if raised:
             self.dispatcher.wake()
         return len(raised)
@@ -236,6 +282,8 @@ class LiveService:
         self.dispatcher.wake()
 
     def _announce(self, alert: Alert) -> None:
+        if self.feed is not None and not self.feed.first(alert):
+            return  # the feed read it from the store first, and announced it
         self._publish(alert.payload())
         latency = time.time() - alert.seen_at.timestamp()
         self._latency.observe(latency)

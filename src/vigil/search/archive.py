@@ -2,9 +2,10 @@
 
 The database is the truth: :meth:`Archive.load` fills the index from ``events.embedding`` (chunk by
 chunk), and from ``event_templates`` for the tracks recorded with another embedder and re-embedded
-since (``vigil db reembed``); a long-running service then adds each track as it ends and removes what
-the retention purge deletes. One lock serialises changes and searches (FAISS indexes are not safe to
-change while read).
+since (``vigil db reembed``). A long-running service's :class:`LiveArchive` then catches up before each
+search with the tracks any process recorded since (its own cameras, ``vigil scan --store``, another
+server) and removes what the retention purge deletes. One lock serialises changes and searches (FAISS
+indexes are not safe to change while read).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
@@ -20,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from vigil.search.index import ArchiveIndex, IvfSettings
 from vigil.store.db import Database
+from vigil.store.feed import OVERLAP_S, FeedCursor
 from vigil.store.tables import Event, EventTemplate
 from vigil.types import FloatArray, IntArray
 
@@ -132,24 +135,74 @@ def template_of(session: Session, event: Event, model_id: str) -> FloatArray | N
     return None if raw is None else np.frombuffer(raw, "<f4").astype(np.float32)
 
 
-class LiveArchive:
-    """The archive of a long-running service: loaded at the first search, then kept in step with the
-    tracks that end (``add``) and the retention purge (``remove``)."""
+def recorded_since(db: Database, model_id: str, cursor: FeedCursor) -> tuple[IntArray, FloatArray]:
+    """The templates of ``model_id`` that any writer recorded after ``cursor`` (and not handed out yet)."""
+    since = cursor.since()
+    query = select(Event.id, Event.recorded_at, Event.embedding).where(
+        Event.model_id == model_id, Event.embedding.is_not(None), Event.recorded_at.is_not(None)
+    )
+    if since is not None:
+        query = query.where(Event.recorded_at > since)
+    with db.read() as s:
+        rows = {int(i): (at, raw) for i, at, raw in s.execute(query.order_by(Event.recorded_at))}
+    fresh = cursor.fresh((i, at) for i, (at, _raw) in rows.items() if at is not None)
+    if not fresh:
+        return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
+    vectors = np.stack([np.frombuffer(rows[i][1] or b"", "<f4") for i in fresh]).astype(np.float32)
+    return np.asarray(fresh, np.int64), vectors
 
-    def __init__(self, load: Callable[[], SearchableArchive]) -> None:
+
+class LiveArchive:
+    """The archive of a long-running service, whichever process records its tracks: loaded at the first
+    search, then brought up to date from the store before every search (:func:`recorded_since`: the tracks
+    this server's cameras, a ``vigil scan --store`` or another server recorded since), so a search finds
+    what was committed before it began. ``add`` puts a track in at once (this process's recorder); the
+    retention purge takes out what it deletes (``remove``)."""
+
+    def __init__(
+        self,
+        load: Callable[[], SearchableArchive],
+        changes: Callable[[FeedCursor], tuple[IntArray, FloatArray]] | None = None,
+        *,
+        overlap_s: float = OVERLAP_S,
+    ) -> None:
+        """``changes`` reads what was recorded after a cursor (None: the archive is only what ``load`` read
+        and ``add`` put in)."""
         self._load = load
+        self._changes = changes
+        self._overlap_s = overlap_s
         self._archive: SearchableArchive | None = None
+        self._cursor = FeedCursor(overlap_s)
         self._lock = threading.Lock()
+        self.caught_up = 0  # tracks put in from the store since the load
 
     def get(self) -> SearchableArchive:
         with self._lock:
             if self._archive is None:
+                self._cursor = FeedCursor(self._overlap_s, mark=datetime.now(UTC))  # before reading
                 self._archive = self._load()
+            elif self._changes is not None:
+                self._catch_up(self._archive, self._changes)
             return self._archive
+
+    def _catch_up(
+        self, archive: SearchableArchive, changes: Callable[[FeedCursor], tuple[IntArray, FloatArray]]
+    ) -> None:
+        try:
+            ids, vectors = changes(self._cursor)
+        except Exception:  # e.g. the database briefly unavailable: search what there is, catch up next time
+            log.exception("archive: could not read the tracks recorded since the last search")
+            return
+        if len(ids):
+            archive.remove(ids)  # a track read before (still open then, or added by this process) is replaced
+            archive.add(ids, vectors)
+            self.caught_up += len(ids)
+            log.debug("archive: %d tracks recorded since the last search put in", len(ids))
 
     def add(self, event_ids: IntArray, vectors: FloatArray) -> None:
         with self._lock:  # not loaded yet: the load will read them from the database
             if self._archive is not None:
+                self._archive.remove(event_ids)  # the catch-up may have put it in already
                 self._archive.add(event_ids, vectors)
 
     def remove(self, event_ids: IntArray) -> None:
