@@ -56,6 +56,7 @@ from vigil.search.service import PhotoSearch
 from vigil.services.alert_feed import AlertFeed
 from vigil.services.alerts import AlertService
 from vigil.services.cameras import CameraService
+from vigil.services.clusters import ClusterService, threshold_for
 from vigil.services.enrol import EnrolmentDesk, EnrolmentService
 from vigil.services.events import EventRecorder
 from vigil.services.evidence import EvidenceDesk
@@ -464,6 +465,7 @@ class Server:
     live: LiveService
     jobs: FootageJobs
     bootstrap: Bootstrap | None
+    clusters: ClusterService
 
 
 class LazyEngine:
@@ -522,6 +524,20 @@ def build_api_state(config: VigilConfig, store: Store, users: UserService, live:
         people=store.people, history=EventHistory(store.db), scopes=AlertScopes(store.db), search=search,
         footage=jobs, limits=UserScopes(store.db), evidence=build_evidence(config, store, engine),
         enrolment=EnrolmentDesk(lambda: store.enrolment(engine()), lambda: gallery_fingerprint(store.db)),
+        clusters=build_clusters(config, store),
+    )  # fmt: skip
+
+
+def build_clusters(config: VigilConfig, store: Store) -> ClusterService:
+    """The clusters of unknown tracks of the configured embedder (``clusters``)."""
+    model_id, dim = embedder_identity(config)
+    try:
+        threshold = threshold_for(config.clusters, embedder_name(config))
+    except BadInput as exc:
+        raise ConfigError(str(exc)) from exc
+    return ClusterService(
+        store.db, store.media, config.clusters, config.retention, model_id=model_id, dim=dim,
+        threshold=threshold,
     )  # fmt: skip
 
 
@@ -536,4 +552,4 @@ def build_server(config: VigilConfig, workers: int | None = None) -> Server:
     bootstrap = users.bootstrap_admin()
     live = build_live(config, store, workers)
     state = build_api_state(config, store, users, live)
-    return Server(create_app(state), live, state.footage, bootstrap)
+    return Server(create_app(state), live, state.footage, bootstrap, state.clusters)

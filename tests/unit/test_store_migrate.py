@@ -22,7 +22,7 @@ from vigil.store.tables import Base, WatchlistEntry
 
 TABLES = {
     "alembic_version", "audit_log", "cameras", "event_reviews", "event_shots", "events", "face_samples",
-    "negative_templates",
+    "negative_templates", "face_clusters", "cluster_members",
     "people", "users", "watchlist_entries", "watchlists", "api_tokens", "outbox", "user_watchlists",
     "footage_jobs", "camera_placements", "event_templates", "user_scope_lists", "user_cameras",
 }  # fmt: skip
@@ -50,7 +50,7 @@ def test_the_migrations_build_exactly_the_models(db_engine: Engine) -> None:
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
     assert set(inspect(db_engine).get_table_names()) == TABLES
-    assert migrate.current(db_engine) == migrate.head() == "0015"
+    assert migrate.current(db_engine) == migrate.head() == "0016"
 
 
 def test_upgrade_is_idempotent_and_downgrade_undoes_it(db_engine: Engine) -> None:
@@ -75,7 +75,7 @@ def test_ensure_schema_creates_an_empty_database_then_leaves_it_alone(db_engine:
 def test_ensure_schema_refuses_a_database_at_another_revision(db_engine: Engine, stamped: str) -> None:
     _stamp(db_engine, stamped)
     with pytest.raises(
-        StoreError, match=rf"at revision {stamped}, this Vigil needs 0015: run `vigil db upgrade`"
+        StoreError, match=rf"at revision {stamped}, this Vigil needs 0016: run `vigil db upgrade`"
     ):
         migrate.ensure_schema(db_engine)
     assert set(inspect(db_engine).get_table_names()) == {"alembic_version"}, "nothing was created"
@@ -84,7 +84,7 @@ def test_ensure_schema_refuses_a_database_at_another_revision(db_engine: Engine,
 def test_ensure_schema_refuses_a_schema_older_than_the_code(db_engine: Engine) -> None:
     """A database at 0001 opened by a Vigil whose newest migration is 0002 is not used as it is."""
     migrate.upgrade(db_engine, "0001")
-    with pytest.raises(StoreError, match=r"at revision 0001, this Vigil needs 0015: run `vigil db upgrade`"):
+    with pytest.raises(StoreError, match=r"at revision 0001, this Vigil needs 0016: run `vigil db upgrade`"):
         migrate.ensure_schema(db_engine)
 
 

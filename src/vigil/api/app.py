@@ -21,6 +21,7 @@ from vigil.api.routes import (
     alerts,
     auth,
     cameras,
+    clusters,
     docs,
     events,
     evidence,
@@ -39,7 +40,7 @@ STATIC_PATH = "/static"
 PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media, web.router, docs.router)
 AUTHENTICATED: tuple[APIRouter, ...] = (
     auth.router, users.router, cameras.router, alerts.router, live.router, watchlists.router,
-    people.router, events.router, search.router, footage.router, evidence.router,
+    people.router, events.router, search.router, footage.router, clusters.router, evidence.router,
 )  # fmt: skip
 
 

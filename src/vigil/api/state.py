@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from vigil.config import VigilConfig
 from vigil.runtime.service import LiveService
 from vigil.search.service import PhotoSearch
+from vigil.services.clusters import ClusterService
 from vigil.services.enrol import EnrolmentDesk
 from vigil.services.evidence import EvidenceDesk
 from vigil.services.footage_jobs import FootageJobs
@@ -40,4 +41,5 @@ class ApiState:
     limits: UserScopes  # the lists and cameras a user is limited to (enforced)
     search: PhotoSearch
     footage: FootageJobs
+    clusters: ClusterService
     evidence: EvidenceDesk

@@ -54,6 +54,7 @@ def serve(
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
     built.jobs.start()  # footage uploaded earlier (or interrupted by the last stop) resumes
+    built.clusters.start(lambda: built.live.leading)  # unknown tracks clustered by the leader
     try:
         uvicorn.Server(
             uvicorn.Config(
@@ -62,6 +63,7 @@ def serve(
         ).run(sockets=[sock])
     finally:
         built.jobs.stop()
+        built.clusters.stop()
         built.live.stop()
         sock.close()
 

@@ -472,6 +472,33 @@ class SearchConfig(_Strict):
     )
 
 
+class ClustersConfig(_Strict):
+    """Clusters of unknown faces: archived tracks that matched no list, grouped by who they look like
+    (``vigil serve`` keeps them; they expire with their tracks, and there are none when
+    ``retention.unmatched_hours`` is 0)."""
+
+    enabled: bool = Field(True, description="Group unknown tracks into clusters in `vigil serve`.")
+    threshold: float | None = Field(
+        None,
+        ge=-1.0,
+        le=1.0,
+        description="Least cosine similarity linking two tracks (a cluster is a connected group of links) "
+        "[null: the embedder's, measured on LFW by `vigil bench clusters`: 0.60 for faceplugin-fr512]. "
+        "Lower joins more tracks of one person and chains strangers together sooner.",
+    )
+    neighbours: int = Field(10, ge=1, le=200, description="Nearest tracks examined for links per track.")
+    every_s: float = Field(30.0, gt=0, le=86400, description="How often new unknown tracks are clustered.")
+    settle_s: float = Field(
+        60.0,
+        ge=0,
+        le=86400,
+        description="A track is clustered once nothing was written to it for this long (it has ended).",
+    )
+    shots: int = Field(
+        6, ge=1, le=10, description="Best shots shown for a cluster, and the photos enrolled when naming it."
+    )
+
+
 DEFAULT_DENY: tuple[str, ...] = (
     "169.254.0.0/16",  # IPv4 link-local, where cloud metadata services answer (169.254.169.254)
     "fe80::/10",  # IPv6 link-local
@@ -557,4 +584,5 @@ class VigilConfig(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     search: SearchConfig = SearchConfig()
     retention: RetentionConfig = RetentionConfig()
+    clusters: ClustersConfig = ClustersConfig()
     network: NetworkConfig = NetworkConfig()

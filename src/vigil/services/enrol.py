@@ -58,6 +58,9 @@ class EnrolRequest:
     force: bool = False
     person_id: int | None = None  # add to this existing person instead of matching by name
     new_person: bool = False  # someone else with the name of a person already enrolled on another list
+    # Also written in the enrolment's transaction, with the person's id (a cluster of unknown faces marked
+    # named: both commit, or neither); raising in it writes nothing.
+    within: Callable[[Session, int], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +195,8 @@ class EnrolmentService:
                                     for v in verdicts],
                          "expires_at": entry.expires_at, "approved_by": entry.approved_by},
             )  # fmt: skip
+            if req.within is not None:
+                req.within(s, person.id)
             memberships = self._memberships(s, person.id)
         if new:
             self._gallery.add_samples(

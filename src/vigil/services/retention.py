@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import and_, delete, func, or_, select, text
 
 from vigil.config import RetentionConfig
+from vigil.services.clusters import drop_members
 from vigil.store import audit
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
@@ -107,10 +108,12 @@ class RetentionPurge:
                 )
             gone = unmatched + expired_alerts
             crops: set[str] = set()
+            clusters = 0
             for lo in range(0, len(gone), _BATCH):
                 batch = gone[lo : lo + _BATCH]
                 crops.update(s.scalars(select(EventShot.crop_path).where(EventShot.event_id.in_(batch))))
                 s.execute(delete(EventShot).where(EventShot.event_id.in_(batch)))
+                clusters += drop_members(s, batch)  # and the clusters they leave empty
                 s.execute(delete(Event).where(Event.id.in_(batch)))
             still_used: set[str] = set()
             listed = sorted(crops)
@@ -127,6 +130,7 @@ class RetentionPurge:
                     s, ACTOR, "retention.purge", "events", reason="retention",
                     details={"unmatched_events": len(unmatched), "alert_events": len(expired_alerts),
                              "files": len(files), "probes": len(probes), "negatives": negatives,
+                             "clusters": clusters,
                              "unmatched_before": unmatched_before.isoformat()},
                 )  # fmt: skip
         for rel in files | probes:

@@ -344,6 +344,41 @@ class EventTemplate(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ClusterStatus(StrEnum):
+    OPEN = "open"
+    NAMED = "named"  # its person was enrolled from its best shots
+    DISMISSED = "dismissed"  # an operator set it aside; it still expires with its tracks
+
+
+class FaceCluster(Base):
+    """A group of unknown tracks that look like one person (``vigil.services.clusters``); its size, times
+    and cameras come from its members' events, and it goes when the last of them is purged."""
+
+    __tablename__ = "face_clusters"
+    __table_args__ = NEVER_REUSED
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[ClusterStatus] = mapped_column(_enum(ClusterStatus, "cluster_status"), index=True)
+    # Shaped by an operator (merged, split, named, dismissed): never merged with another automatically.
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), nullable=True)
+    changed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ClusterMember(Base):
+    """An unknown track in a cluster (one cluster per track); deleted with its event."""
+
+    __tablename__ = "cluster_members"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("face_clusters.id", ondelete="CASCADE"), index=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # its best link when it joined
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class NegativeTemplate(Base):
     """A track template an operator rejected as not this person: later faces closer to it than to the
     person are not named as them. Kept under the retention of the list the rejected alert was on."""
