@@ -483,7 +483,7 @@ class ClustersConfig(_Strict):
         ge=-1.0,
         le=1.0,
         description="Least cosine similarity linking two tracks (a cluster is a connected group of links) "
-        "[null: the embedder's, measured on LFW by `vigil bench clusters`: 0.60 for faceplugin-fr512]. "
+        "[null: the embedder's, measured on LFW (docs/benchmarks.md): 0.60 for faceplugin-fr512]. "
         "Lower joins more tracks of one person and chains strangers together sooner.",
     )
     neighbours: int = Field(10, ge=1, le=200, description="Nearest tracks examined for links per track.")
