@@ -104,3 +104,37 @@ def test_a_merge_after_a_purge_finds_the_cluster_gone_and_writes_nothing(
     with store.db.read() as s:
         assert s.scalar(select(func.count()).where(AuditEntry.action == "cluster.merge")) == 0
     assert len(tracks) > 0
+
+
+def test_naming_enrols_the_person_from_the_best_shots_unless_the_cluster_expired_meanwhile(
+    db_url: str, tmp_path: Path, engine: Engine, lfw_images: Path
+) -> None:
+    from vigil.services.clusters import NameRequest  # noqa: PLC0415
+    from vigil.services.lists import ListSettings  # noqa: PLC0415
+    from vigil.store.tables import Event, FaceSample, Person  # noqa: PLC0415
+
+    _cfg, store, clusters, _tracks = _setup(db_url, tmp_path, engine, lfw_images)
+    clusters.update()
+    store.lists.create("test", "visitors", ListSettings(), "test")
+    enrolment = store.enrolment(engine)
+    _, infos = clusters.all(min_size=2, limit=200)
+    big, other = infos[0], infos[1]
+    req = NameRequest(watchlist="visitors", name="Visitor One", reason="case 2026/77, consent on file")
+    result, named = clusters.name("alice", big.id, req, enrolment.enrol)
+    assert named.status.value == "named" and named.person_id == result.person_id
+    with store.db.read() as s:
+        assert s.scalar(select(func.count()).where(FaceSample.person_id == result.person_id)) >= 1
+        actions = set(s.scalars(select(AuditEntry.action)))
+    assert {"person.enrol", "cluster.name"} <= actions
+
+    def purge_then_enrol(actor, request):  # type: ignore[no-untyped-def]
+        with store.db.write() as s:  # the cluster's tracks expire between the read and the enrolment
+            for e in s.scalars(select(Event).where(Event.id.in_(clusters.get(other.id).event_ids))):
+                e.recorded_at = e.recorded_at - timedelta(days=3)
+        RetentionPurge(store.db, store.media, RetentionConfig(unmatched_hours=24)).purge()
+        return enrolment.enrol(actor, request)
+
+    with pytest.raises(NotFound, match="nobody was enrolled"):
+        clusters.name("alice", other.id, NameRequest("visitors", "Visitor Two", "case 78"), purge_then_enrol)
+    with store.db.read() as s:
+        assert s.scalar(select(func.count()).where(Person.name == "Visitor Two")) == 0
