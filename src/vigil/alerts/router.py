@@ -28,15 +28,19 @@ from sqlalchemy.orm import Session
 
 from vigil.alerts.discovery import topic_slug
 from vigil.alerts.outbox import Outbox
+from vigil.alerts.travel import Place, TravelCheck, TravelFlag, TravelRule
 from vigil.config import AlertsConfig
 from vigil.match.feedback import vetoed_by
 from vigil.match.thresholds import ListRule, ThresholdPolicy
 from vigil.services.feedback import negatives_of
 from vigil.services.rules import list_rules
+from vigil.store.db import as_utc
 from vigil.store.tables import Camera, Event, EventStatus, Person, Review, Severity, Watchlist, WatchlistEntry
 
 SEVERITY_ORDER = {Severity.LOW: 0, Severity.MEDIUM: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
 REVIEW_ORDER = {Review.NONE: 0, Review.ACKNOWLEDGE: 1, Review.TWO_PERSON: 2}
+TRAVEL_COMPARED = 200
+"""The person's newest sightings on other cameras an alert is checked against for impossible travel."""
 
 
 def strictest(reviews: Sequence[Review]) -> Review:
@@ -69,6 +73,7 @@ class Alert:
     status: EventStatus
     image_url: str | None
     retro: bool = False  # raised later on an earlier sighting, when the person was put on a list
+    travel: TravelFlag | None = None  # seen elsewhere too shortly before or after (impossible travel)
 
     def payload(self) -> dict[str, Any]:
         """Flat JSON (Home Assistant templates read ``value_json.person`` etc.)."""
@@ -96,6 +101,7 @@ class Alert:
             "status": self.status.value,
             "image_url": self.image_url,
             "retro": self.retro,
+            "impossible_travel": None if self.travel is None else self.travel.payload(),
         }
 
 
@@ -129,6 +135,7 @@ class AlertRouter:
         self._sinks = list(sinks)
         self._image_url = image_url
         self._webhook_lists = {f"webhook:{w.name}": set(w.lists) for w in alerts.webhooks}
+        self._travel = TravelRule(alerts.travel)
 
     def consider(self, session: Session, sighting: Sighting, now: datetime) -> Alert | None:
         event = session.get(Event, sighting.event_id)
@@ -161,6 +168,10 @@ class AlertRouter:
         event.retro = sighting.retro
         camera = session.get(Camera, sighting.camera_id)
         person = session.get(Person, sighting.person_id)
+        travel = self._impossible_travel(session, sighting, camera)
+        if travel is not None:
+            event.travel_of, event.travel_distance_m = travel.other_event_id, travel.distance_m
+            event.travel_needed_s = travel.needed_s
         session.flush()
         alert = Alert(
             event_id=event.id,
@@ -184,6 +195,7 @@ class AlertRouter:
             status=EventStatus.NEW,
             image_url=self._image_url(event.id),
             retro=sighting.retro,
+            travel=travel,
         )
         self.enqueue(session, alert, "alert", now)
         return alert
@@ -233,6 +245,49 @@ class AlertRouter:
         at = vetoed_by(np.frombuffer(event.embedding, "<f4"), sighting.score, vectors)
         return None if at is None else ids[at]
 
+    def _impossible_travel(
+        self, session: Session, sighting: Sighting, camera: Camera | None
+    ) -> TravelFlag | None:
+        """The person's sighting on another camera this one could not have been reached from (or left for)
+        in time, the most impossible of them (see :mod:`vigil.alerts.travel`); None if there is none."""
+        if not self._travel.enabled or camera is None:
+            return None
+        window = timedelta(seconds=self._travel.lookback_s)
+        rows = session.execute(
+            select(Event.id, Event.camera_id, Event.frame_at)
+            .where(
+                Event.person_id == sighting.person_id,
+                Event.camera_id != sighting.camera_id,
+                Event.frame_at.is_not(None),
+                Event.frame_at > sighting.seen_at - window,
+                Event.frame_at < sighting.seen_at + window,
+                Event.status != EventStatus.REJECTED,  # an operator said it was not them
+                Event.id != sighting.event_id,
+            )
+            .order_by(Event.frame_at.desc())
+            .limit(TRAVEL_COMPARED)
+        ).all()
+        here, places = place_of(camera), dict[int, tuple[Place, str]]()
+        worst: tuple[TravelCheck, int, int, datetime] | None = None
+        for event_id, camera_id, frame_at in rows:
+            if camera_id not in places:
+                other = session.get(Camera, camera_id)
+                places[camera_id] = (place_of(other), other.name) if other else (Place(str(camera_id)), "")
+            seen = as_utc(frame_at or sighting.seen_at)  # never None: the query wants a frame_at
+            check = self._travel.check(places[camera_id][0], seen, here, sighting.seen_at)
+            if (
+                check is not None
+                and check.impossible
+                and (worst is None or check.shortfall_s > worst[0].shortfall_s)
+            ):
+                worst = (check, event_id, camera_id, seen)
+        if worst is None:
+            return None
+        check, event_id, camera_id, seen = worst
+        return TravelFlag(
+            event_id, camera_id, places[camera_id][1], seen, check.distance_m, check.needed_s, check.elapsed_s
+        )
+
     def _cooling_down(self, session: Session, sighting: Sighting) -> int | None:
         """The alert of this person on this camera filmed within the cool-down of this sighting, if any."""
         if self._config.cooldown_s <= 0:
@@ -251,3 +306,26 @@ class AlertRouter:
             .order_by(Event.frame_at.desc())
             .limit(1)
         )
+
+
+def place_of(camera: Camera) -> Place:
+    """Where a camera is, as the travel rule reads it."""
+    return Place(camera.name, camera.latitude, camera.longitude, camera.site)
+
+
+def travel_flag(session: Session, event: Event) -> TravelFlag | None:
+    """The ``impossible_travel`` flag recorded on an alert's row, with its other sighting as it is now."""
+    if event.travel_of is None or event.travel_needed_s is None:
+        return None
+    other = session.get(Event, event.travel_of)
+    if other is None:  # gone under retention: the flag stays, its other side is unknown
+        return TravelFlag(
+            event.travel_of, None, None, None, event.travel_distance_m, event.travel_needed_s, None
+        )
+    camera = session.get(Camera, other.camera_id)
+    seen = as_utc(other.frame_at or other.start_at)
+    here = as_utc(event.frame_at or event.start_at)
+    return TravelFlag(
+        other.id, other.camera_id, camera.name if camera else str(other.camera_id), seen,
+        event.travel_distance_m, event.travel_needed_s, abs((here - seen).total_seconds()),
+    )  # fmt: skip

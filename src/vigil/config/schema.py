@@ -349,6 +349,25 @@ class CameraConfig(_Strict):
     loop: bool = Field(False, description="For a file: start again at its end.")
     enabled: bool = Field(True, description="False: declared but paused.")
     max_fps: float | None = Field(None, gt=0, le=120, description="Overrides live.max_fps for this camera.")
+    latitude: float | None = Field(
+        None, ge=-90, le=90, description="Where the camera is: WGS 84 latitude, degrees (with longitude)."
+    )
+    longitude: float | None = Field(
+        None, ge=-180, le=180, description="WGS 84 longitude, degrees (with latitude)."
+    )
+    site: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="The named site the camera is at (alerts.travel: cameras of one site are never judged "
+        "by distance; a pair may name sites).",
+    )
+
+    @model_validator(mode="after")
+    def _both_coordinates(self) -> CameraConfig:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give both latitude and longitude, or neither")
+        return self
 
 
 class WebhookConfig(_Strict):
@@ -404,6 +423,49 @@ class DeliveryConfig(_Strict):
     timeout_s: float = Field(10.0, gt=0, le=300, description="Time-out of one delivery attempt.")
 
 
+class TravelPairConfig(_Strict):
+    """The least time between two places, by name: for trips a straight line misjudges."""
+
+    between: tuple[str, str] = Field(
+        description="Two camera names or site names (or one of each), in either order."
+    )
+    min_s: float = Field(gt=0, le=30 * 86400, description="The least time the trip takes, seconds.")
+
+    @model_validator(mode="after")
+    def _two_places(self) -> TravelPairConfig:
+        if self.between[0] == self.between[1]:
+            raise ValueError(f"between names {self.between[0]!r} twice: a pair joins two places")
+        return self
+
+
+class TravelConfig(_Strict):
+    """Impossible travel: a person seen on two cameras in less time than the trip between them takes
+    raises the alert flagged `impossible_travel` (a look-alike, or two people sharing one identity).
+    Cameras need a location (latitude/longitude, site) or a pair here."""
+
+    enabled: bool = Field(True, description="Check each alert against the person's other recent sightings.")
+    speed_kmh: float = Field(
+        100.0,
+        gt=0,
+        le=1200,
+        description="The fastest plausible trip in a straight line, km/h [100: by road between sites; "
+        "a campus on foot: about 6].",
+    )
+    min_distance_m: float = Field(
+        500.0,
+        ge=0,
+        le=1_000_000,
+        description="Cameras closer than this are never judged by distance (location error, neighbouring "
+        "doors).",
+    )
+    lookback_h: float = Field(
+        24.0, gt=0, le=24 * 30, description="Sightings this far apart in time are not compared."
+    )
+    pairs: tuple[TravelPairConfig, ...] = Field(
+        (), description="Explicit least trip times between cameras or sites (they win over the distance)."
+    )
+
+
 class AlertsConfig(_Strict):
     """Turning identifications into alerts, and where alerts go."""
 
@@ -417,6 +479,7 @@ class AlertsConfig(_Strict):
     webhooks: tuple[WebhookConfig, ...] = ()
     mqtt: MqttConfig | None = None
     delivery: DeliveryConfig = DeliveryConfig()
+    travel: TravelConfig = TravelConfig()
 
 
 class RetentionConfig(_Strict):

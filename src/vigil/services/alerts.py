@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.alerts.router import Alert, AlertRouter, strictest
+from vigil.alerts.router import Alert, AlertRouter, strictest, travel_flag
 from vigil.errors import BadInput, NotFound
 from vigil.services.feedback import add_negative
 from vigil.services.scopes import event_in_scope
@@ -98,6 +98,7 @@ def load_alert(session: Session, event: Event, image_url: Callable[[int], str | 
         status=event.status,
         image_url=image_url(event.id),
         retro=event.retro,
+        travel=travel_flag(session, event),
     )
 
 

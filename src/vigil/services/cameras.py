@@ -50,6 +50,9 @@ class CameraInfo:
     from_config: bool
     created_at: datetime
     removed_at: datetime | None = None  # removed: stopped, its history kept
+    latitude: float | None = None  # where it is (WGS 84), for the impossible-travel rule
+    longitude: float | None = None
+    site: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,25 @@ class CameraChange:
     loop: bool | None = None
     max_fps: float | None = None
     enabled: bool | None = None
+    location: tuple[float | None, float | None] | None = None  # (latitude, longitude); (None, None) clears
+    site: str | None = None  # "" clears
+
+
+def check_place(latitude: float | None, longitude: float | None, site: str | None) -> str | None:
+    """Check a camera's location (both coordinates or neither, in range) and return its site ("" or
+    blank: none)."""
+    if (latitude is None) != (longitude is None):
+        raise BadInput(
+            "latitude" if latitude is None else "longitude", "give both latitude and longitude, or neither"
+        )
+    if latitude is not None and not -90 <= latitude <= 90:
+        raise BadInput("latitude", f"{latitude} is not between -90 and 90 degrees")
+    if longitude is not None and not -180 <= longitude <= 180:
+        raise BadInput("longitude", f"{longitude} is not between -180 and 180 degrees")
+    site = (site or "").strip() or None
+    if site is not None and len(site) > 64:
+        raise BadInput("site", "a site name has at most 64 characters")
+    return site
 
 
 def check_camera_url(url: str, file_roots: Sequence[Path] | None = None, network: NetPolicy = OPEN) -> str:
@@ -113,7 +135,7 @@ def _check_fps(max_fps: float | None) -> float | None:
 def _info(c: Camera) -> CameraInfo:
     return CameraInfo(
         c.id, c.name, redact_url(c.url), c.enabled, c.loop, c.max_fps, c.from_config, as_utc(c.created_at),
-        as_utc(c.removed_at) if c.removed_at is not None else None,
+        as_utc(c.removed_at) if c.removed_at is not None else None, c.latitude, c.longitude, c.site,
     )  # fmt: skip
 
 
@@ -167,16 +189,18 @@ class CameraService:
             for cfg in cameras:
                 url = check_camera_url(cfg.url, network=self._network)
                 row = s.scalar(select(Camera).where(Camera.name == cfg.name, IN_USE))
+                place = (cfg.latitude, cfg.longitude, cfg.site)
                 if row is None:
                     row = Camera(name=cfg.name, url=url, created_at=now, virtual=False)
                     s.add(row)
                 elif (row.url, row.loop, row.max_fps, row.enabled, row.from_config) == (
                     url, cfg.loop, cfg.max_fps, cfg.enabled, True,
-                ):  # fmt: skip
+                ) and (row.latitude, row.longitude, row.site) == place:  # fmt: skip
                     continue
                 row.url, row.loop, row.max_fps, row.enabled, row.from_config = (
                     url, cfg.loop, cfg.max_fps, cfg.enabled, True,
                 )  # fmt: skip
+                row.latitude, row.longitude, row.site = place
                 s.flush()
                 audit.append(
                     s, "vigil", "camera.config", f"camera:{row.id}", reason="declared in the config file",
@@ -224,11 +248,15 @@ class CameraService:
         max_fps: float | None = None,
         enabled: bool = True,
         reason: str = "",
+        latitude: float | None = None,
+        longitude: float | None = None,
+        site: str | None = None,
     ) -> CameraInfo:
         row = Camera(
             name=_check_name(name), url=check_camera_url(url, self._file_roots, self._network), loop=loop,
             max_fps=_check_fps(max_fps),
             enabled=enabled, virtual=False, from_config=False, created_at=datetime.now(UTC),
+            site=check_place(latitude, longitude, site), latitude=latitude, longitude=longitude,
         )  # fmt: skip
         try:
             with self._db.write() as s:
@@ -261,6 +289,12 @@ class CameraService:
                     row.max_fps = _check_fps(change.max_fps)
                 if change.enabled is not None:
                     row.enabled = change.enabled
+                if change.location is not None or change.site is not None:
+                    lat, lon = (
+                        change.location if change.location is not None else (row.latitude, row.longitude)
+                    )
+                    row.site = check_place(lat, lon, row.site if change.site is None else change.site)
+                    row.latitude, row.longitude = lat, lon
                 s.flush()
                 info, spec = _info(row), spec_of(row)
                 action = "camera.change"
@@ -303,7 +337,7 @@ class CameraService:
 
 def _diff(before: CameraInfo, after: CameraInfo) -> dict[str, object]:
     out: dict[str, object] = {}
-    for field in ("name", "url", "enabled", "loop", "max_fps"):
+    for field in ("name", "url", "enabled", "loop", "max_fps", "latitude", "longitude", "site"):
         old, new = getattr(before, field), getattr(after, field)
         if old != new:
             out[field] = {"from": old, "to": new}

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, RowIdFilter, State, permit
-from vigil.api.schemas.live import AlertPublic, AlertReview, ReviewPublic
+from vigil.api.schemas.live import AlertPublic, AlertReview, ReviewPublic, TravelPublic
 from vigil.services.alerts import AlertView
 from vigil.services.permissions import Permission
 from vigil.store.tables import EventStatus
@@ -33,6 +33,7 @@ def alert_public(view: AlertView) -> AlertPublic:
         reviews=[ReviewPublic(username=r.username, action=r.action.value, note=r.note, at=r.at)
                  for r in view.reviews],
         retro=a.retro,
+        impossible_travel=None if a.travel is None else TravelPublic(**a.travel.payload()),
     )  # fmt: skip
 
 

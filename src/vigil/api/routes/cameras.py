@@ -95,6 +95,7 @@ def _public(live: LiveService, info: CameraInfo) -> CameraPublic:
         max_fps=info.max_fps, from_config=info.from_config, created_at=info.created_at,
         removed_at=info.removed_at,
         status=_status(live, info.id) if info.enabled else None, runs_on=runs_on,
+        latitude=info.latitude, longitude=info.longitude, site=info.site,
     )  # fmt: skip
 
 
@@ -154,6 +155,9 @@ async def add_camera(body: CameraCreate, state: State, user: OperatorUser) -> Ca
             max_fps=body.max_fps,
             enabled=body.enabled,
             reason=body.reason,
+            latitude=body.latitude,
+            longitude=body.longitude,
+            site=body.site,
         )
     )
     return _public(state.live, info)
@@ -163,7 +167,9 @@ async def add_camera(body: CameraCreate, state: State, user: OperatorUser) -> Ca
 async def change_camera(
     camera_id: RowId, body: CameraUpdate, state: State, user: OperatorUser
 ) -> CameraPublic:
-    change = CameraChange(body.name, body.url, body.loop, body.max_fps, body.enabled)
+    located = {"latitude", "longitude"} & body.model_fields_set
+    location = (body.latitude, body.longitude) if located else None
+    change = CameraChange(body.name, body.url, body.loop, body.max_fps, body.enabled, location, body.site)
     info = await run_in_threadpool(state.live.cameras.change, user.username, camera_id, change, body.reason)
     return _public(state.live, info)
 

@@ -12,6 +12,11 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+_LAT = "Where the camera is: WGS 84 latitude in degrees (with longitude), for impossible-travel alerts."
+_LON = "WGS 84 longitude in degrees (with latitude)."
+_SITE = "The named site it is at (cameras of one site are never judged by distance)."
+
+
 class CameraCreate(_In):
     name: str = Field(min_length=1, max_length=64, description="Unique name, e.g. 'front door'.")
     url: str = Field(
@@ -23,6 +28,9 @@ class CameraCreate(_In):
     max_fps: float | None = Field(None, gt=0, le=120, description="Most frames processed per second.")
     enabled: bool = Field(True, description="False adds the camera paused.")
     reason: str = Field("", max_length=1000, description="Why (kept in the audit log).")
+    latitude: float | None = Field(None, ge=-90, le=90, description=_LAT)
+    longitude: float | None = Field(None, ge=-180, le=180, description=_LON)
+    site: str | None = Field(None, max_length=64, description=_SITE)
 
 
 class CameraUpdate(_In):
@@ -32,6 +40,9 @@ class CameraUpdate(_In):
     max_fps: float | None = Field(None, gt=0, le=120)
     enabled: bool | None = Field(None, description="False pauses the camera, True resumes it.")
     reason: str = Field("", max_length=1000)
+    latitude: float | None = Field(None, ge=-90, le=90, description=_LAT + " Null with longitude: clear.")
+    longitude: float | None = Field(None, ge=-180, le=180, description=_LON)
+    site: str | None = Field(None, max_length=64, description=_SITE + ' "": clear.')
 
 
 class FaceStatsPublic(BaseModel):
@@ -109,6 +120,9 @@ class CameraPublic(BaseModel):
     runs_on: PlacementPublic | None = Field(
         None, description="Where the camera runs (None while it is paused, removed or waiting for a worker)."
     )
+    latitude: float | None = None
+    longitude: float | None = None
+    site: str | None = None
 
 
 class ReviewPublic(BaseModel):
@@ -116,6 +130,18 @@ class ReviewPublic(BaseModel):
     action: str
     note: str
     at: datetime
+
+
+class TravelPublic(BaseModel):
+    """Why an alert is flagged impossible travel: the person's other sighting and the trip between."""
+
+    other_event_id: int = Field(description="The other sighting (an event; an alert too if it raised one).")
+    other_camera_id: int | None = Field(description="Its camera (null: the sighting is gone, retention).")
+    other_camera: str | None
+    other_seen_at: datetime | None
+    distance_m: float | None = Field(description="Between the two cameras (null: an explicit pair rule).")
+    needed_s: float = Field(description="The least time the trip takes.")
+    elapsed_s: float | None = Field(description="The time between the two sightings.")
 
 
 class AlertPublic(BaseModel):
@@ -150,6 +176,11 @@ class AlertPublic(BaseModel):
     awaiting_second_confirmation: bool
     reviews: list[ReviewPublic]
     retro: bool = Field(False, description="Raised later on an earlier sighting (a retro-alert).")
+    impossible_travel: TravelPublic | None = Field(
+        None,
+        description="Flagged: the person was also seen on another camera too shortly before or after to "
+        "have travelled between them (a look-alike, or two people using one identity).",
+    )
 
 
 class AlertReview(_In):
