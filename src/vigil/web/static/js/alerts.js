@@ -5,7 +5,9 @@
 //   alert-card (with data-alert-id, data-status, data-severity), alert-person, alert-watchlist,
 //   alert-severity, alert-status, alert-camera, alert-time, alert-score, alert-best-shot,
 //   alert-list-photo, alert-second-needed, alert-reviews, alert-ack, alert-confirm, alert-reject,
-//   alert-error
+//   alert-error, alert-travel-flag, and for an impossible-travel alert alert-travel (both sightings side by
+//   side: alert-travel-here, alert-travel-other, each with alert-travel-shot, -camera, -time),
+//   alert-travel-facts (distance, least trip time, time between)
 
 import { api, allows } from "./api.js";
 import { busy, errorBox, fixed, h, safeColour, shortAbsolute, showError, timeEl } from "./dom.js";
@@ -158,6 +160,55 @@ function ruleText(alert) {
   return `threshold ${fixed(alert.threshold)}, calibrated for FPIR ${alert.fpir} at ${alert.calibrated_for_size} people`;
 }
 
+function km(metres) {
+  return metres >= 1000 ? `${(metres / 1000).toFixed(metres >= 100000 ? 0 : 1)} km` : `${Math.round(metres)} m`;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "unknown";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+// An impossible-travel alert: the person's two sightings side by side, and why the trip was impossible.
+function travelPanel(alert, travel) {
+  const side = (testid, label, eventId, camera, at) =>
+    h(
+      "figure",
+      { class: "shot travel-side", "data-testid": testid },
+      eventId === null || eventId === undefined
+        ? placeholder("Sighting gone")
+        : image(`/media/events/${encodeURIComponent(eventId)}/best.jpg`, `${label}: best shot on ${camera || "an unknown camera"}`, "alert-travel-shot"),
+      h(
+        "figcaption",
+        null,
+        h("strong", null, label),
+        " · ",
+        h("span", { "data-testid": "alert-travel-camera" }, camera || "camera gone"),
+        " · ",
+        h("span", { "data-testid": "alert-travel-time" }, at ? shortAbsolute(at) : "time unknown"),
+      ),
+    );
+  const facts = [
+    travel.distance_m === null || travel.distance_m === undefined ? "an explicit trip rule" : `${km(travel.distance_m)} apart`,
+    `the trip takes at least ${duration(travel.needed_s)}`,
+    `seen ${duration(travel.elapsed_s)} apart`,
+  ].join(" · ");
+  return h(
+    "section",
+    { class: "travel", "data-testid": "alert-travel", "aria-label": "Impossible travel: both sightings" },
+    h("p", { class: "travel-why" }, "Seen in two places too close in time: a look-alike, or two people using one identity."),
+    h(
+      "div",
+      { class: "travel-sides" },
+      side("alert-travel-other", "Other sighting", travel.other_event_id, travel.other_camera, travel.other_seen_at),
+      side("alert-travel-here", "This sighting", alert.event_id ?? alert.id, alert.camera, alert.seen_at),
+    ),
+    h("p", { class: "small", "data-testid": "alert-travel-facts" }, facts),
+  );
+}
+
 function figure(label, img) {
   return h("figure", { class: "shot" }, img, h("figcaption", null, label));
 }
@@ -240,6 +291,17 @@ export function alertCard(alert, ctx) {
             "Earlier sighting",
           )
         : null,
+      alert.impossible_travel
+        ? h(
+            "span",
+            {
+              class: "badge travel-flag",
+              "data-testid": "alert-travel-flag",
+              title: "Also seen on another camera too shortly before or after to have travelled between them.",
+            },
+            "Impossible travel",
+          )
+        : null,
     ),
   );
 
@@ -293,9 +355,10 @@ export function alertCard(alert, ctx) {
   const error = errorBox("alert-error");
   const actions = reviewButtons(alert, ctx, error);
 
+  const travel = alert.impossible_travel ? travelPanel(alert, alert.impossible_travel) : null;
   card.append(
     shots,
-    h("div", { class: "alert-body" }, head, second, facts, reviews, actions, error),
+    h("div", { class: "alert-body" }, head, second, facts, travel, reviews, actions, error),
   );
   return card;
 }

@@ -6,7 +6,10 @@
 //   camera-row (data-camera-id, data-state, data-enabled), camera-name, camera-url, camera-state,
 //   camera-fps-in, camera-fps-processed, camera-faces, camera-dropped, camera-reconnects,
 //   camera-last-frame, camera-last-error, camera-snapshot, camera-toggle, camera-remove, camera-error,
+//   camera-place, camera-advice (data-verdict: good | marginal | unsuitable | unknown),
+//   camera-advice-summary, camera-advice-reasons, camera-advice-stats,
 //   camera-form, camera-name-input, camera-url-input, camera-loop-input, camera-maxfps-input,
+//   camera-site-input, camera-lat-input, camera-lon-input,
 //   camera-reason-input, camera-submit, camera-form-error, camera-form-done
 //   (the remove dialog: see dialog.js)
 
@@ -48,6 +51,24 @@ function snapshotReady(s, watchedSince) {
   return watchedSince !== null && Date.now() - watchedSince >= SNAPSHOT_AFTER_S * 1000;
 }
 
+// The suitability advisor's verdicts (GET /cameras/{id}/advice, also in each camera's status).
+const VERDICT_LABEL = { good: "Good", marginal: "Marginal", unsuitable: "Unsuitable", unknown: "Not judged yet" };
+
+function adviceStats(st) {
+  if (!st) return "";
+  const eyes = st.eye_px_p90 === null ? "" : `${Math.round(st.eye_px_p90)} px between the eyes at the nearest · `;
+  return `${eyes}${Math.round(st.usable_share * 100)}% embeddable · sharpness ${st.sharpness.toFixed(2)} · ${st.faces} faces`;
+}
+
+function placeText(cam) {
+  const parts = [];
+  if (cam.site) parts.push(cam.site);
+  if (typeof cam.latitude === "number" && typeof cam.longitude === "number") {
+    parts.push(`${cam.latitude.toFixed(5)}, ${cam.longitude.toFixed(5)}`);
+  }
+  return parts.join(" · ");
+}
+
 function num(value, digits = 1) {
   return typeof value === "number" ? (Number.isInteger(value) && digits === 0 ? String(value) : value.toFixed(digits)) : "—";
 }
@@ -66,7 +87,7 @@ export function mount(root, ctx) {
       h(
         "tr",
         null,
-        ["Snapshot", "Camera", "State", "Throughput", "Frames", canOperate ? "Actions" : null]
+        ["Snapshot", "Camera", "State", "Throughput", "Frames", "Faces", canOperate ? "Actions" : null]
           .filter(Boolean)
           .map((label) => h("th", { scope: "col" }, label)),
       ),
@@ -100,6 +121,11 @@ export function mount(root, ctx) {
       dropped: h("dd", { "data-testid": "camera-dropped" }),
       reconnects: h("dd", { "data-testid": "camera-reconnects" }),
       lastFrame: h("span", { "data-testid": "camera-last-frame" }),
+      place: h("p", { class: "small muted", "data-testid": "camera-place", hidden: true }),
+      advice: h("span", { "data-testid": "camera-advice" }),
+      adviceSummary: h("p", { class: "small", "data-testid": "camera-advice-summary" }),
+      adviceReasons: h("ul", { class: "small advice-reasons", "data-testid": "camera-advice-reasons" }),
+      adviceStats: h("p", { class: "small muted", "data-testid": "camera-advice-stats" }),
     };
     const stat = (label, dd) => h("div", null, h("dt", null, label), dd);
     const toggle = h("button", { type: "button", class: "btn btn-small", "data-testid": "camera-toggle" });
@@ -109,10 +135,11 @@ export function mount(root, ctx) {
       "tr",
       { "data-testid": "camera-row", dataset: { cameraId: String(cam.id) } },
       cells.snapshot,
-      h("td", { class: "cell-camera", "data-label": "Camera" }, h("div", { class: "cam-title" }, cells.name, cells.tags), cells.url, cells.lastError),
+      h("td", { class: "cell-camera", "data-label": "Camera" }, h("div", { class: "cam-title" }, cells.name, cells.tags), cells.url, cells.place, cells.lastError),
       h("td", { "data-label": "State" }, h("div", { class: "cam-state-cell" }, cells.state, h("span", { class: "small muted" }, "last frame ", cells.lastFrame))),
       h("td", { "data-label": "Throughput" }, h("dl", { class: "stats" }, stat("fps in", cells.fpsIn), stat("fps processed", cells.fpsProc), stat("faces/s", cells.faces))),
       h("td", { "data-label": "Frames" }, h("dl", { class: "stats" }, stat("dropped", cells.dropped), stat("reconnects", cells.reconnects))),
+      h("td", { class: "cell-advice", "data-label": "Faces" }, cells.advice, cells.adviceSummary, cells.adviceReasons, cells.adviceStats),
       canOperate ? h("td", { class: "cell-actions", "data-label": "Actions" }, h("div", { class: "row-actions" }, toggle, remove), error) : null,
     );
 
@@ -193,6 +220,23 @@ export function mount(root, ctx) {
       const existing = cells.lastFrame.querySelector("time");
       if (!frameAt) replace(cells.lastFrame, "—");
       else if (!existing || existing.getAttribute("datetime") !== frameAt) cells.lastFrame.replaceChildren(timeEl(frameAt));
+      const place = placeText(c);
+      cells.place.textContent = place ? `At ${place}` : "";
+      cells.place.hidden = !place;
+      const advice = s?.advice || null;
+      const verdict = advice?.verdict || "unknown";
+      cells.advice.className = `badge advice advice-${verdict}`;
+      cells.advice.dataset.verdict = verdict;
+      cells.advice.textContent = VERDICT_LABEL[verdict] || verdict;
+      cells.advice.title = "Fit for identification? Judged on the camera's recent faces";
+      cells.adviceSummary.textContent = advice ? advice.summary : c.enabled ? "Waiting for the camera's first faces" : "Paused";
+      const more = advice ? advice.reasons.filter((r) => r.message !== advice.summary) : [];
+      const shown = [...cells.adviceReasons.children].map((li) => li.textContent).join("\n");
+      if (shown !== more.map((r) => r.message).join("\n")) {
+        cells.adviceReasons.replaceChildren(...more.map((r) => h("li", { dataset: { code: r.code } }, r.message)));
+      }
+      cells.adviceReasons.hidden = more.length === 0;
+      cells.adviceStats.textContent = adviceStats(advice?.stats);
       cells.lastError.textContent = s?.last_error ? `Last error: ${s.last_error}` : "";
       cells.lastError.hidden = !s?.last_error;
       if (!toggle.hasAttribute("aria-busy")) {
@@ -294,6 +338,9 @@ function addForm(onAdded) {
   const loop = h("input", { id: "cam-loop", name: "loop", type: "checkbox", "data-testid": "camera-loop-input" });
   const maxFps = h("input", { id: "cam-maxfps", name: "max_fps", type: "number", min: "0.1", max: "120", step: "0.1", inputmode: "decimal", "data-testid": "camera-maxfps-input" });
   const reason = h("input", { id: "cam-reason", name: "reason", type: "text", maxlength: "1000", autocomplete: "off", "data-testid": "camera-reason-input" });
+  const site = h("input", { id: "cam-site", name: "site", type: "text", maxlength: "64", autocomplete: "off", "data-testid": "camera-site-input" });
+  const lat = h("input", { id: "cam-lat", name: "latitude", type: "number", min: "-90", max: "90", step: "any", inputmode: "decimal", "data-testid": "camera-lat-input" });
+  const lon = h("input", { id: "cam-lon", name: "longitude", type: "number", min: "-180", max: "180", step: "any", inputmode: "decimal", "data-testid": "camera-lon-input" });
   const submit = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "camera-submit" }, "Add camera");
   const error = errorBox("camera-form-error");
   const done = h("p", { class: "notice", role: "status", hidden: true, "data-testid": "camera-form-done" });
@@ -309,6 +356,9 @@ function addForm(onAdded) {
       h("span", { id: "cam-url-hint", class: "hint" }, "rtsp(s)://, http(s)://, webcam:N, or a video file on the server such as /data/clip.mp4"),
     ),
     h("div", { class: "field" }, h("label", { for: "cam-maxfps" }, "Max FPS ", h("span", { class: "muted" }, "(optional)")), maxFps),
+    h("div", { class: "field" }, h("label", { for: "cam-site" }, "Site ", h("span", { class: "muted" }, "(optional)")), site),
+    h("div", { class: "field" }, h("label", { for: "cam-lat" }, "Latitude ", h("span", { class: "muted" }, "(optional, degrees)")), lat),
+    h("div", { class: "field" }, h("label", { for: "cam-lon" }, "Longitude ", h("span", { class: "muted" }, "(optional, degrees)")), lon),
     h("div", { class: "field span-2" }, h("label", { for: "cam-reason" }, "Reason ", h("span", { class: "muted" }, "(audit log)")), reason),
     h("div", { class: "field field-check" }, h("label", { class: "check", for: "cam-loop" }, loop, "Loop the file (start again at its end)")),
     h("div", { class: "form-actions span-all" }, submit),
@@ -322,6 +372,9 @@ function addForm(onAdded) {
       try {
         const body = { name: name.value.trim(), url: url.value.trim(), loop: loop.checked, reason: reason.value.trim() };
         if (maxFps.value) body.max_fps = Number(maxFps.value);
+        if (site.value.trim()) body.site = site.value.trim();
+        if (lat.value) body.latitude = Number(lat.value);
+        if (lon.value) body.longitude = Number(lon.value);
         const cam = await api("POST", "/cameras", body);
         form.reset();
         done.textContent = `Added “${cam.name}”.`;
