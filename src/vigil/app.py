@@ -55,6 +55,7 @@ from vigil.search.retro import RetroSearch
 from vigil.search.service import PhotoSearch
 from vigil.services.alert_feed import AlertFeed
 from vigil.services.alerts import AlertService
+from vigil.services.audit_log import AuditLog
 from vigil.services.cameras import CameraService
 from vigil.services.clusters import ClusterService, threshold_for
 from vigil.services.enrol import EnrolmentDesk, EnrolmentService
@@ -72,6 +73,7 @@ from vigil.services.login_throttle import SharedLoginThrottle
 from vigil.services.people import PeopleService
 from vigil.services.placements import PlacementStore
 from vigil.services.reembed import check_gallery_model
+from vigil.services.report import ReportService
 from vigil.services.retention import RetentionPurge
 from vigil.services.scopes import AlertScopes, UserScopes
 from vigil.services.users import Bootstrap, UserService
@@ -523,6 +525,7 @@ def build_api_state(config: VigilConfig, store: Store, users: UserService, live:
         config=config, db=store.db, media=store.media, users=users, live=live, lists=store.lists,
         people=store.people, history=EventHistory(store.db), scopes=AlertScopes(store.db), search=search,
         footage=jobs, limits=UserScopes(store.db), evidence=build_evidence(config, store, engine),
+        audit=AuditLog(store.db), reports=ReportService(store.db, store.lists),
         enrolment=EnrolmentDesk(lambda: store.enrolment(engine()), lambda: gallery_fingerprint(store.db)),
         clusters=build_clusters(config, store),
     )  # fmt: skip

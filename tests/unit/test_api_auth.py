@@ -561,6 +561,11 @@ LEAST_ROLE: dict[tuple[str, str], Role] = {
     ("GET", "/watchlists"): VW, ("POST", "/watchlists"): AD, ("GET", "/watchlists/{name}"): VW,
     ("DELETE", "/watchlists/{name}"): AD, ("PUT", "/watchlists/{name}/rule"): AD,
     (WS, "/ws/alerts"): VW,
+    ("GET", "/audit"): AD, ("GET", "/audit/facets"): AD, ("GET", "/audit/verify"): AD,
+    ("GET", "/reports"): AD,
+    ("GET", "/clusters"): VW, ("GET", "/clusters/{cluster_id}"): VW,
+    ("POST", "/clusters/{cluster_id}/name"): OP, ("POST", "/clusters/{cluster_id}/merge"): OP,
+    ("POST", "/clusters/{cluster_id}/split"): OP, ("POST", "/clusters/{cluster_id}/dismiss"): OP,
 }  # fmt: skip
 """The least role each authenticated route needs: the specification the app is checked against. A new
 route fails the test below until it is given its role here."""
@@ -571,6 +576,7 @@ AUDITOR_MAY: set[tuple[str, str]] = {
     ("DELETE", "/auth/tokens/{token_id}"),
     ("GET", "/cameras"), ("GET", "/cameras/{camera_id}"), ("GET", "/cameras/{camera_id}/advice"),
     ("GET", "/watchlists"), ("GET", "/watchlists/{name}"),
+    ("GET", "/audit"), ("GET", "/audit/facets"), ("GET", "/audit/verify"), ("GET", "/reports"),
 }  # fmt: skip
 """What an auditor may use besides the admin's: their own session and tokens, and the lists' and cameras'
 metadata (no alert, event, face, snapshot, footage, search or change)."""

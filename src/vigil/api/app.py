@@ -19,6 +19,7 @@ from vigil.api.errors import document_errors, error_statuses, install_error_hand
 from vigil.api.headers import SecurityHeaders
 from vigil.api.routes import (
     alerts,
+    audit,
     auth,
     cameras,
     clusters,
@@ -29,6 +30,7 @@ from vigil.api.routes import (
     health,
     live,
     people,
+    reports,
     search,
     users,
     watchlists,
@@ -41,6 +43,7 @@ PUBLIC: tuple[APIRouter, ...] = (health.router, auth.public, live.media, web.rou
 AUTHENTICATED: tuple[APIRouter, ...] = (
     auth.router, users.router, cameras.router, alerts.router, live.router, watchlists.router,
     people.router, events.router, search.router, footage.router, clusters.router, evidence.router,
+    audit.router, reports.router,
 )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from vigil.config import VigilConfig
 from vigil.runtime.service import LiveService
 from vigil.search.service import PhotoSearch
+from vigil.services.audit_log import AuditLog
 from vigil.services.clusters import ClusterService
 from vigil.services.enrol import EnrolmentDesk
 from vigil.services.evidence import EvidenceDesk
@@ -14,6 +15,7 @@ from vigil.services.footage_jobs import FootageJobs
 from vigil.services.history import EventHistory
 from vigil.services.lists import ListService
 from vigil.services.people import PeopleService
+from vigil.services.report import ReportService
 from vigil.services.scopes import AlertScopes, UserScopes
 from vigil.services.users import UserService
 from vigil.store.db import Database
@@ -43,3 +45,5 @@ class ApiState:
     footage: FootageJobs
     clusters: ClusterService
     evidence: EvidenceDesk
+    audit: AuditLog  # reading the audit log (audited)
+    reports: ReportService

@@ -172,7 +172,7 @@ class AuditLog:
         if record:
             with self._db.write() as s:
                 audit.append(
-                    s, reader, READ_ACTION, "audit", details={**f.as_audit(), "cursor": cursor,
+                    s, reader, READ_ACTION, "audit", details={"filter": f.as_audit(), "cursor": cursor,
                     "limit": limit, "rows": len(rows), "first": rows[0].id if rows else None,
                     "last": rows[-1].id if rows else None},
                 )  # fmt: skip

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, State
+from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, State, permit
 from vigil.api.errors import error_body, error_responses
 from vigil.api.routes.people import verdict_public
 from vigil.api.schemas.clusters import (
@@ -25,9 +25,12 @@ from vigil.api.schemas.clusters import (
 )
 from vigil.services.clusters import MAX_PAGE, ClusterInfo, NameRequest
 from vigil.services.enrol import EnrolmentRejected
+from vigil.services.permissions import Permission
 from vigil.store.tables import ClusterStatus
 
-router = APIRouter(prefix="/clusters", tags=["clusters"])
+router = APIRouter(
+    prefix="/clusters", tags=["clusters"], dependencies=[Depends(permit(Permission.SIGHTINGS_READ))]
+)
 
 
 def cluster_public(info: ClusterInfo) -> ClusterPublic:
