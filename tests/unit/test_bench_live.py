@@ -19,6 +19,7 @@ from vigil.cli.bench_live import (
 )
 from vigil.config import VigilConfig
 from vigil.evaluate.bench_live import LiveBenchSetup, bench_resolution, make_template
+from vigil.evaluate.bench_live_ray import fit_cpu_line
 from vigil.evaluate.bench_live_results import LiveBenchResult, LiveBenchSettings, ResolutionResult
 from vigil.evaluate.capacity_search import (
     capacity,
@@ -240,3 +241,21 @@ def test_a_real_run_writes_json_and_a_plot(one_camera: ResolutionResult, tmp_pat
     plot = tmp_path / "live.png"
     plot_bench_live(result, plot)
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_cpu_line_sets_the_fixed_cost_apart_from_the_cost_per_frame() -> None:
+    """Ray's overhead per camera is the ratio of two such slopes: a runtime with a large fixed cost but the
+    same cost per frame must come out with the same slope."""
+    # 0.3 cores with no camera, 12 ms per processed frame: 10, 20, 40 frames/s.
+    line = fit_cpu_line([(10.0, 0.42), (20.0, 0.54), (40.0, 0.78)])
+    assert line is not None and line.points == 3
+    assert line.fixed_cores == pytest.approx(0.30) and line.ms_per_frame == pytest.approx(12.0)
+    # Scattered around 0.1 cores + 10 ms/frame: least squares, not the two end points.
+    noisy = fit_cpu_line([(10.0, 0.21), (20.0, 0.29), (30.0, 0.41), (40.0, 0.49)])
+    assert (
+        noisy is not None
+        and noisy.ms_per_frame == pytest.approx(9.6)
+        and noisy.fixed_cores == pytest.approx(0.11)
+    )
+    assert fit_cpu_line([(10.0, 0.4)]) is None
+    assert fit_cpu_line([(10.0, 0.4), (10.0, 0.5)]) is None, "one frame rate gives no slope"

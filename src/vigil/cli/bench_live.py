@@ -163,7 +163,8 @@ def live(
     Targets on a 2-core machine: N ≥ 8 at 640×360, N ≥ 4 at 1280×720.
 
     With --runtime ray: the same search on Ray clusters of 1, 2, 3 one-CPU nodes on this machine,
-    and on the local runtime with as many workers. Ray's overhead: its CPU per frame over local's (≤ 10%).
+    and on the local runtime with as many workers. Ray's overhead: its CPU per frame over local's at the
+    smallest N both pass, and per camera (each runtime's CPU fitted as fixed + per frame; ≤ 10%).
     """
     command = shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
     sizes = parse_resolutions(resolutions or ("640x360" if runtime == "ray" else _DEFAULT_SIZES))

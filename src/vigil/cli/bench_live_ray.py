@@ -129,8 +129,17 @@ def report_nodes(c: NodeComparison) -> None:
     console.print(
         f"  capacity: local {c.local.capacity}, ray {c.ray.capacity}; CPU per processed frame at N = "
         f"{c.compared_at}: local {_f(c.cpu_ms('local'), '{:.1f}')} ms, ray {_f(c.cpu_ms('ray'), '{:.1f}')} "
-        f"ms: Ray's overhead per camera {overhead}"
+        f"ms: Ray's overhead at N = {c.compared_at} {overhead}"
     )
+    local, ray = c.line("local"), c.line("ray")
+    if local is not None and ray is not None:
+        per_camera = "-" if c.per_camera_overhead is None else f"{c.per_camera_overhead:+.1%}"
+        console.print(
+            f"  CPU as fixed + per frame over N = {', '.join(str(p.cameras) for p in c.local.points)}: "
+            f"local {local.fixed_cores:.2f} cores + {local.ms_per_frame:.1f} ms/frame, ray "
+            f"{ray.fixed_cores:.2f} cores + {ray.ms_per_frame:.1f} ms/frame: Ray's overhead per camera "
+            f"{per_camera}"
+        )
 
 
 def report_ray_summary(result: RayBenchResult) -> None:
@@ -138,14 +147,19 @@ def report_ray_summary(result: RayBenchResult) -> None:
         title=f"{result.label}: Ray runtime against the local runtime, on {result.machine.cores} cores"
     )
     for name in ("nodes", "capacity\nlocal", "capacity\nray", "compared\nat N", "CPU ms/frame\nlocal",
-                 "CPU ms/frame\nray", "overhead", "≤ 10%"):  # fmt: skip
+                 "CPU ms/frame\nray", "overhead\nat N", "fixed cores\nlocal / ray", "overhead\nper camera",
+                 "≤ 10%"):  # fmt: skip
         table.add_column(name, justify="right")
     for c in result.comparisons:
-        ok = None if c.overhead is None else c.overhead <= result.max_overhead
+        per_camera = c.per_camera_overhead
+        ok = None if per_camera is None else per_camera <= result.max_overhead
+        local, ray = c.line("local"), c.line("ray")
+        fixed = "-" if local is None or ray is None else f"{local.fixed_cores:.2f} / {ray.fixed_cores:.2f}"
         table.add_row(
             str(c.nodes), str(c.local.capacity), str(c.ray.capacity), str(c.compared_at or "-"),
             _f(c.cpu_ms("local"), "{:.1f}"), _f(c.cpu_ms("ray"), "{:.1f}"),
-            "-" if c.overhead is None else f"{c.overhead:+.1%}",
+            "-" if c.overhead is None else f"{c.overhead:+.1%}", fixed,
+            "-" if per_camera is None else f"{per_camera:+.1%}",
             {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[ok],
         )  # fmt: skip
     console.print(table)

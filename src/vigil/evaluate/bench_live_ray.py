@@ -10,10 +10,13 @@ machine), the Hamilton clip over RTSP, the same warm-up, window and pass rule.
 
 CPU is the whole process tree's: the service, the worker processes or camera actors, and for Ray its own
 processes (GCS, raylets, agents, idle workers: :class:`~vigil.evaluate.live_probes.ProcessTree` tells
-them apart). The overhead per camera is Ray's CPU per processed frame over the local runtime's, minus
-one, at the smallest N both runtimes passed (both keep every camera at its rate there, so a processed
-frame costs the same work; at saturation the cost of decoding frames later dropped is spread over fewer
-processed ones).
+them apart). Two overheads are reported. The overhead at N is Ray's CPU per processed frame over the local
+runtime's, minus one, at the smallest N both runtimes passed (both keep every camera at its rate there, so
+a processed frame costs the same work; at saturation the cost of decoding frames later dropped is spread
+over fewer processed ones): it holds each runtime's fixed costs too, divided over N cameras. The overhead
+per camera sets those apart: each runtime's CPU over the N both passed is fitted as a line, fixed cores +
+ms per processed frame × frames/s (:func:`fit_cpu_line`), and the overhead per camera is the ratio of the
+two slopes, minus one: what one more camera costs on Ray over what it costs locally.
 
 Example:
     >>> setup = LiveBenchSetup(cfg, template, work, LiveBenchSettings())  # doctest: +SKIP
@@ -59,6 +62,38 @@ def cpu_ms_per_frame(p: PointResult, cores: int | None = None) -> float | None:
         return None
     cpu_s = p.usage.tree_cpu_pct / 100.0 * (cores or os.cpu_count() or 1) * p.window_s
     return 1000.0 * cpu_s / frames
+
+
+@dataclass(frozen=True, slots=True)
+class CpuLine:
+    """A runtime's CPU as a straight line in the frames it processes: ``fixed_cores`` (what it costs with
+    no camera: the service, and for Ray its driver, raylets, GCS and agents) plus ``ms_per_frame`` for each
+    frame processed (what each added camera costs). Fitted by least squares over the passing points."""
+
+    fixed_cores: float
+    ms_per_frame: float
+    points: int
+
+
+def fit_cpu_line(samples: Sequence[tuple[float, float]]) -> CpuLine | None:
+    """The least-squares line through ``(frames processed per s, CPU cores busy)`` samples; None with fewer
+    than two distinct frame rates (a line needs two)."""
+    if len({round(f, 6) for f, _ in samples}) < 2:
+        return None
+    n = len(samples)
+    mean_f = sum(f for f, _ in samples) / n
+    mean_c = sum(c for _, c in samples) / n
+    var = sum((f - mean_f) ** 2 for f, _ in samples)
+    slope = sum((f - mean_f) * (c - mean_c) for f, c in samples) / var
+    return CpuLine(fixed_cores=mean_c - slope * mean_f, ms_per_frame=1000.0 * slope, points=n)
+
+
+def cpu_sample(p: PointResult, cores: int | None = None) -> tuple[float, float] | None:
+    """``(frames processed per s, CPU cores busy)`` of the service's whole tree over a point's window."""
+    frames = sum(c.frames_processed for c in p.per_camera)
+    if frames == 0 or p.window_s <= 0:
+        return None
+    return frames / p.window_s, p.usage.tree_cpu_pct / 100.0 * (cores or os.cpu_count() or 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +178,21 @@ class NodeComparison:
             return None
         return ray / local - 1.0
 
+    def line(self, runtime: Runtime) -> CpuLine | None:
+        """``runtime``'s CPU line over the N that both runtimes passed (every camera at its rate)."""
+        search = self.local if runtime == "local" else self.ray
+        samples = [x for p in search.points if self._passed(p.cameras) and (x := cpu_sample(p)) is not None]
+        return fit_cpu_line(samples)
+
+    @property
+    def per_camera_overhead(self) -> float | None:
+        """What each added camera costs on Ray over the local runtime, minus one: the ratio of the two
+        lines' slopes (CPU per processed frame once the fixed costs are set apart)."""
+        local, ray = self.line("local"), self.line("ray")
+        if local is None or ray is None or local.ms_per_frame <= 0:
+            return None
+        return ray.ms_per_frame / local.ms_per_frame - 1.0
+
     def overheads(self) -> dict[int, float]:
         """The same ratio at every N both runtimes ran."""
         out: dict[int, float] = {}
@@ -161,6 +211,14 @@ class NodeComparison:
             "nodes": self.nodes, "compared_at_cameras": self.compared_at,
             "cpu_ms_per_frame": {"local": r(self.cpu_ms("local")), "ray": r(self.cpu_ms("ray"))},
             "overhead": r(self.overhead),
+            "per_camera_overhead": r(self.per_camera_overhead),
+            "cpu_lines": {
+                rt: None if (ln := self.line(rt)) is None else {
+                    "fixed_cores": round(ln.fixed_cores, 4), "ms_per_frame": round(ln.ms_per_frame, 3),
+                    "points": ln.points,
+                }
+                for rt in ("local", "ray")
+            },
             "overhead_by_cameras": {str(n): round(v, 4) for n, v in self.overheads().items()},
             "local": self.local.as_json(), "ray": self.ray.as_json(),
         }  # fmt: skip
