@@ -48,7 +48,9 @@ def upgrade() -> None:
             ["event_id"], ["events.id"], name=op.f("fk_cluster_members_event_id_events"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["cluster_id"], ["face_clusters.id"], name=op.f("fk_cluster_members_cluster_id_face_clusters"),
+            ["cluster_id"],
+            ["face_clusters.id"],
+            name=op.f("fk_cluster_members_cluster_id_face_clusters"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("event_id", name=op.f("pk_cluster_members")),
