@@ -620,7 +620,8 @@ def test_an_auditor_is_refused_everywhere_else(api: Api) -> None:
     put in ``AUDITOR_MAY`` on purpose: every search, enrolment, review, camera change, footage, face and
     alert route answers 403 naming the permission or role it needs (WebSockets close with 4403)."""
     token = api.user("audrey", AU)
-    refused, let_through = [], []
+    refused: list[str] = []
+    let_through: list[str] = []
     for method, path in routes_of(api.app):
         if (method, path) in OPEN or (method, path) in AUDITOR_MAY:
             continue

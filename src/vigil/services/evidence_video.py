@@ -5,7 +5,7 @@ Each frame is searched for faces with a detector more sensitive than the cameras
 would not judge is still blurred). The matched person's face is the one face whose vector is closest to
 the event's track template, at least the alert's threshold and ahead of the runner-up by the margin;
 when no face qualifies (or two come close) every face of that frame is blurred. Blurring covers the box
-with a margin, pixelated then smoothed, and the boxes blurred in the previous frame are blurred again (a
+with a margin, filled with its mean colour, and the boxes blurred in the previous frame are blurred again (a
 face the detector misses for one frame does not leave unblurred).
 """
 
@@ -20,7 +20,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 
 from vigil.config import IngestConfig
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 
 MAX_SEGMENT_S = 300.0
 BLUR_MARGIN = 0.35  # of the box's size, on each side
-_PIXEL_BLOCKS = 6  # the blurred region is reduced to this many blocks across, then smoothed
 _SAME_FACE_IOU = 0.3
 
 
@@ -71,21 +69,17 @@ class Segment:
 
 
 def blur_boxes(image: Image, xyxy: FloatArray) -> Image:
-    """A copy of ``image`` with each box (grown by ``BLUR_MARGIN``) pixelated and smoothed beyond
-    recognition."""
+    """A copy of ``image`` with each box (grown by ``BLUR_MARGIN``) blurred to its mean colour: nothing of
+    the face's structure is left (a pixelated or smoothed face is still found by a detector, and may be
+    recognised)."""
     out = image.copy()
     h, w = out.shape[:2]
     for x1, y1, x2, y2 in np.asarray(xyxy, np.float64):
         mx, my = (x2 - x1) * BLUR_MARGIN, (y2 - y1) * BLUR_MARGIN
         a, b = max(0, int(x1 - mx)), max(0, int(y1 - my))
         c, d = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
-        if c - a < 2 or d - b < 2:
-            continue
-        region = out[b:d, a:c]
-        small = cv2.resize(region, (_PIXEL_BLOCKS, _PIXEL_BLOCKS), interpolation=cv2.INTER_AREA)
-        blocky = cv2.resize(small, (c - a, d - b), interpolation=cv2.INTER_NEAREST)
-        k = max(3, (min(c - a, d - b) // 3) | 1)
-        out[b:d, a:c] = cv2.GaussianBlur(blocky, (k, k), 0)
+        if c > a and d > b:
+            out[b:d, a:c] = out[b:d, a:c].reshape(-1, 3).mean(axis=0).astype(np.uint8)
     return out
 
 

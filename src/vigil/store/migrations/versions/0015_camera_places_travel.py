@@ -9,6 +9,8 @@ Create Date: 2026-12-07 13:20:00.000000
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -19,7 +21,7 @@ depends_on = None
 
 
 # Plain ADD / DROP COLUMN (SQLite 3.35+ has both): a batch rebuild would lose these tables' AUTOINCREMENT.
-_COLUMNS = {
+_COLUMNS: dict[str, tuple[sa.Column[Any], ...]] = {
     "cameras": (
         sa.Column("latitude", sa.Float(), nullable=True),
         sa.Column("longitude", sa.Float(), nullable=True),
