@@ -28,13 +28,14 @@ from vigil.embed.stills import StillEncoder
 from vigil.errors import BadInput
 from vigil.ingest import open_source
 from vigil.track.associate import iou_matrix
-from vigil.types import FaceDetections, FloatArray, Frame, Image
+from vigil.types import BoolArray, FaceDetections, FloatArray, Frame, Image
 
 log = logging.getLogger(__name__)
 
 MAX_SEGMENT_S = 300.0
 BLUR_MARGIN = 0.35  # of the box's size, on each side
 _SAME_FACE_IOU = 0.3
+_INSIDE_SHARE = 0.6  # a box this much inside the kept face is a part of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,20 @@ def blur_boxes(image: Image, xyxy: FloatArray) -> Image:
     return out
 
 
+def part_of(boxes: FloatArray, face: FloatArray) -> BoolArray:
+    """Which ``boxes`` (N, 4) are the face at ``face`` (1, 4): overlapping it (IoU at least
+    ``_SAME_FACE_IOU``) or lying mostly inside it."""
+    if len(boxes) == 0:
+        return np.zeros(0, np.bool_)
+    a, f = boxes.astype(np.float64), face.astype(np.float64)
+    iou = iou_matrix(a, f)[:, 0]
+    tl, br = np.maximum(a[:, 0:2], f[0, 0:2]), np.minimum(a[:, 2:4], f[0, 2:4])
+    inter = np.prod(np.clip(br - tl, 0.0, None), axis=1)
+    area = np.maximum(np.prod(a[:, 2:4] - a[:, 0:2], axis=1), 1e-9)
+    inside: BoolArray = (iou >= _SAME_FACE_IOU) | (inter / area >= _INSIDE_SHARE)
+    return inside
+
+
 class FaceRedactor:
     """Blurs every face of a frame but the target's (see the module docstring)."""
 
@@ -112,12 +127,11 @@ class FaceRedactor:
         faces = self._detector.detect(image)
         keep = self.kept(image, faces, target)
         others = faces.xyxy if keep is None else np.delete(faces.xyxy, keep, axis=0)
-        if keep is not None and len(carried):
-            # a box carried from the last frame over the face kept now was this face, blurred then
-            overlap = iou_matrix(carried.astype(np.float64), faces.xyxy[keep : keep + 1].astype(np.float64))[
-                :, 0
-            ]
-            carried = carried[overlap < _SAME_FACE_IOU]
+        if keep is not None:
+            # a box mostly inside the kept face is a part of it (a second detection of one face); a box
+            # carried from the last frame over it was this face, blurred then
+            face = faces.xyxy[keep : keep + 1]
+            others, carried = others[~part_of(others, face)], carried[~part_of(carried, face)]
         blurred = np.concatenate([others, carried]).astype(np.float32) if len(carried) else others
         return blur_boxes(image, blurred), others.astype(np.float32), keep
 
