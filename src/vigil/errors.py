@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 
@@ -33,6 +34,19 @@ class BadInput(VigilError):
         super().__init__(f"{what}: {reason}")
         self.what = str(what)
         self.reason = reason
+
+
+def check_period(since: datetime | None, until: datetime | None, empty: str = "time range") -> None:
+    """Refuse a period bound without a time zone, or ``since`` not before ``until`` (either may be open).
+
+    Raises:
+        BadInput: naming ``since`` or ``until``; ``empty`` names the period in the message.
+    """
+    for name, at in (("since", since), ("until", until)):
+        if at is not None and at.utcoffset() is None:
+            raise BadInput(name, f"{at.isoformat()} has no time zone")
+    if since is not None and until is not None and since >= until:
+        raise BadInput("since", f"the {empty} is empty: since must be before until")
 
 
 class StoreError(VigilError):

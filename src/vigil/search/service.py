@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from vigil.config import BestShotConfig, IngestConfig
 from vigil.embed.stills import StillEncoder, StillFaces
-from vigil.errors import BadInput
+from vigil.errors import BadInput, check_period
 from vigil.ingest.images import decode_image
 from vigil.match.gallery import Gallery
 from vigil.match.thresholds import ThresholdPolicy
@@ -51,11 +51,7 @@ class SearchFilter:
     def check(self) -> None:
         if not 1 <= self.k <= MAX_K:
             raise BadInput("k", f"{self.k} is not between 1 and {MAX_K}")
-        for name, at in (("since", self.since), ("until", self.until)):
-            if at is not None and at.utcoffset() is None:
-                raise BadInput(name, f"{at.isoformat()} has no time zone")
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise BadInput("since", "the time range is empty: since must be before until")
+        check_period(self.since, self.until)
         if self.min_score is not None and not -1 <= self.min_score <= 1:
             raise BadInput("min_score", f"{self.min_score} is not a cosine similarity in [-1, 1]")
 

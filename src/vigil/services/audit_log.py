@@ -23,7 +23,7 @@ from enum import StrEnum
 from sqlalchemy import Select, distinct, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from vigil.errors import BadInput
+from vigil.errors import BadInput, check_period
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import AuditEntry, Event, Watchlist
@@ -52,11 +52,7 @@ class AuditFilter:
     watchlist: str | None = None
 
     def check(self) -> None:
-        for name, at in (("since", self.since), ("until", self.until)):
-            if at is not None and at.utcoffset() is None:
-                raise BadInput(name, f"{at.isoformat()} has no time zone")
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise BadInput("since", "the time range is empty: since must be before until")
+        check_period(self.since, self.until)
         for name, value in (("actor", self.actor), ("action", self.action), ("list", self.watchlist)):
             if value is not None and not value.strip():
                 raise BadInput(name, "is empty: leave it out to match every row")

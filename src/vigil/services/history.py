@@ -9,7 +9,7 @@ from typing import TypeVarTuple
 
 from sqlalchemy import Select, func, select
 
-from vigil.errors import BadInput, NotFound
+from vigil.errors import BadInput, NotFound, check_period
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Camera, Event, EventShot, EventStatus, Person, Watchlist
 
@@ -33,11 +33,7 @@ class EventFilter:
     status: EventStatus | None = None
 
     def check(self) -> None:
-        for name, at in (("since", self.since), ("until", self.until)):
-            if at is not None and at.utcoffset() is None:
-                raise BadInput(name, f"{at.isoformat()} has no time zone")
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise BadInput("since", "the time range is empty: since must be before until")
+        check_period(self.since, self.until)
 
 
 @dataclass(frozen=True, slots=True)

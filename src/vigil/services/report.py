@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.errors import BadInput
+from vigil.errors import check_period
 from vigil.services.audit_log import _details
 from vigil.services.lists import ListService
 from vigil.store import audit
@@ -179,11 +179,7 @@ class ReportService:
         Raises:
             BadInput: a time without a zone, or ``since`` not before ``until``.
         """
-        for name, at in (("since", since), ("until", until)):
-            if at.utcoffset() is None:
-                raise BadInput(name, f"{at.isoformat()} has no time zone")
-        if since >= until:
-            raise BadInput("since", "the period is empty: since must be before until")
+        check_period(since, until, "period")
         since, until = since.astimezone(UTC), until.astimezone(UTC)
         with self._db.read() as s:
             names = dict(s.execute(select(Watchlist.id, Watchlist.name)).all())

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
-from vigil.errors import BadInput, NotFound
+from vigil.errors import BadInput, NotFound, check_period
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Camera, Event, EventTemplate
@@ -42,11 +42,7 @@ class SiteScope:
     until: datetime | None = None  # tracks that started before
 
     def check(self) -> None:
-        for name, at in (("since", self.since), ("until", self.until)):
-            if at is not None and at.utcoffset() is None:
-                raise BadInput(name, f"{at.isoformat()} has no time zone")
-        if self.since is not None and self.until is not None and self.since >= self.until:
-            raise BadInput("since", "the period is empty: since must be before until")
+        check_period(self.since, self.until, "period")
 
     def describe(self) -> str:
         """The scope in words, e.g. ``cameras door, lobby; from 2026-11-01 00:00 UTC``."""
