@@ -63,9 +63,10 @@ async def export_event(
     return await _export(state, user, scope, [ExportItem(ItemKind.EVENT, event_id)], body.reason)
 
 
-@router.post("/exports", response_class=Response, responses=ZIP_ANSWER)
+@router.post("/exports", response_class=Response, responses={**ZIP_ANSWER, **error_responses(404)})
 async def export_case(body: CaseExportCreate, state: State, user: OperatorUser, scope: UserScope) -> Response:
-    """A case: the alerts and events listed (1 to 100 in all) in one signed archive."""
+    """A case: the alerts and events listed (1 to 100 in all) in one signed archive. 404 names every id
+    that does not exist."""
     items = [ExportItem(ItemKind.ALERT, i) for i in body.alerts]
     items += [ExportItem(ItemKind.EVENT, i) for i in body.events]
     return await _export(state, user, scope, items, body.reason)
