@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Select, distinct, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from vigil.errors import BadInput, check_period
@@ -176,8 +176,8 @@ class AuditLog:
 
     def facets(self) -> AuditFacets:
         with self._db.read() as s:
-            actors = sorted(s.scalars(select(distinct(AuditEntry.actor))))
-            actions = sorted(s.scalars(select(distinct(AuditEntry.action))))
+            actors = sorted(s.scalars(select(AuditEntry.actor).distinct()))
+            actions = sorted(s.scalars(select(AuditEntry.action).distinct()))
         return AuditFacets(actors, actions)
 
     def verify(self) -> audit.ChainCheck:
