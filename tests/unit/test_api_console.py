@@ -259,7 +259,7 @@ def test_the_officer_view_gets_only_the_lists_assigned_to_the_user(api: Api) -> 
         while hub.clients == 0 and time.monotonic() < deadline:
             time.sleep(0.01)
         for n, list_id in enumerate([ids["wanted"], ids["vip"], ids["wanted"], ids["vip"]]):
-            hub.publish({"type": "alert", "alert_id": n, "watchlist_id": list_id})
+            hub.publish({"type": "alert", "alert_id": n, "camera_id": ids["door"], "watchlist_id": list_id})
         got = [ws.receive_json()["alert_id"] for _ in range(2)]
     assert got == [1, 3]
 

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -19,7 +20,7 @@ from vigil.api.deps import CurrentUser, State
 from vigil.api.state import ApiState
 from vigil.errors import Forbidden, NotFound
 from vigil.services.users import Principal
-from vigil.services.visibility import Scope
+from vigil.services.visibility import Scope, list_visible
 
 
 async def current_scope(state: State, principal: CurrentUser) -> Scope:
@@ -28,6 +29,33 @@ async def current_scope(state: State, principal: CurrentUser) -> Scope:
 
 
 UserScope = Annotated[Scope, Depends(current_scope)]
+
+
+def unlimited(covers: str, cameras_only: bool = False) -> Callable[..., Awaitable[None]]:
+    """A dependency refusing (403) a user limited to some lists or cameras (to some cameras only, with
+    ``cameras_only``) the routes whose answers cover every one of them: ``covers`` says what they cover."""
+
+    async def require_unlimited(principal: CurrentUser, scope: UserScope) -> None:
+        limited = scope.camera_ids is not None if cameras_only else not scope.unlimited
+        if limited:
+            some = "cameras" if cameras_only else "lists or cameras"
+            raise Forbidden(f"{covers}; {principal.username} is limited to some {some}")
+
+    return require_unlimited
+
+
+def scope_list_names(state: ApiState, scope: Scope) -> set[str] | None:
+    """The names of the lists of ``scope``; None: not limited by list."""
+    if scope.list_ids is None:
+        return None
+    return {wl.name for wl in state.lists.all() if list_visible(scope, wl.id)}
+
+
+async def check_list(state: ApiState, scope: Scope, name: str, user: Principal, action: str) -> None:
+    """NotFound (audited) unless the list ``name`` is in ``scope``."""
+    names = await run_in_threadpool(scope_list_names, state, scope)
+    if names is not None and name not in names:
+        raise await refuse_act(state, user, action, f"list:{name}")
 
 
 def out_of_scope(what: str) -> NotFound:

@@ -9,8 +9,8 @@ whose threshold it passed. A face too poor to embed on a camera is reported with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from vigil.config import BestShotConfig, MatchConfig
@@ -102,6 +102,25 @@ def recognize_faces(
         identity = people[0] if d.identity is not None else None
         second = people[1] if len(people) > 1 else None
         out.append(RecognizedFace(face, identity, passed, people[0] if people else None, second))
+    return out
+
+
+def within_lists(faces: Sequence[RecognizedFace], shown: Set[str]) -> list[RecognizedFace]:
+    """``faces`` as a user limited to the lists ``shown`` (names) sees them: a face is named only when it
+    passed the threshold of one of those lists (else it is unknown to them), the closest people are shown
+    only when on one of them, and only those lists are named."""
+
+    def person(p: PersonScore | None) -> PersonScore | None:
+        if p is None or shown.isdisjoint(p.lists):
+            return None
+        return replace(p, lists=tuple(n for n in p.lists if n in shown))
+
+    out = []
+    for f in faces:
+        passed = tuple(n for n in f.lists if n in shown)
+        identity = person(f.identity) if passed else None
+        out.append(replace(f, identity=identity, lists=passed if identity else (),
+                           candidate=person(f.candidate), runner_up=person(f.runner_up)))  # fmt: skip
     return out
 
 

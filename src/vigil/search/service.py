@@ -23,9 +23,10 @@ from vigil.ingest.images import decode_image
 from vigil.match.gallery import Gallery
 from vigil.match.thresholds import ThresholdPolicy
 from vigil.search.archive import SearchableArchive
-from vigil.search.recognize import Names, Recognition, candidates, recognize_faces
+from vigil.search.recognize import Names, Recognition, candidates, recognize_faces, within_lists
 from vigil.services.enrol import Photo
 from vigil.services.rules import list_rules
+from vigil.services.visibility import Scope, event_lists, event_visible
 from vigil.store import audit
 from vigil.store.db import Database, as_utc
 from vigil.store.media import MediaStore, image_suffix, sha256_hex
@@ -158,8 +159,11 @@ class PhotoSearch:
         self._policy = policy
         self._shots = shots
 
-    def search(self, actor: str, req: SearchRequest) -> SearchResult:
-        """Raises:
+    def search(self, actor: str, req: SearchRequest, scope: Scope = Scope.EVERYTHING) -> SearchResult:
+        """Results inside ``scope`` only: people of its lists (with those lists named), sightings of its
+        cameras that are unknown faces or identified under its lists.
+
+        Raises:
         BadInput: no reason, a bad filter, an unreadable photo, no face in it; ChooseFace when it shows
             several and ``req.face`` is not given (or out of range).
         """
@@ -176,8 +180,8 @@ class PhotoSearch:
             raise ChooseFace(req.photo.name, faces)
         vector = found.embeddings.vectors[chosen]
         min_score = self._min_score if f.min_score is None else f.min_score
-        list_hits = self._on_lists(vector, f, min_score)
-        archive_hits = self._in_archive(vector, f, min_score)
+        list_hits = self._on_lists(vector, f, min_score, scope)
+        archive_hits = self._in_archive(vector, f, min_score, scope)
         details = {
             "face": chosen,
             "faces": len(faces),
@@ -191,9 +195,12 @@ class PhotoSearch:
         others = self._other_models(found.embeddings.model_id)
         return SearchResult(audit_id, digest, faces, chosen, min_score, list_hits, archive_hits, others)
 
-    def recognize(self, actor: str, photo: Photo, reason: str) -> Recognition:
+    def recognize(
+        self, actor: str, photo: Photo, reason: str, scope: Scope = Scope.EVERYTHING
+    ) -> Recognition:
         """Every face of ``photo``, largest first, named from the gallery or unknown (see
-        :mod:`vigil.search.recognize`); audited and the photo kept like a search's.
+        :mod:`vigil.search.recognize`); audited and the photo kept like a search's. Judged against every
+        list, as live; then a user limited to lists sees only their people named (others: unknown).
 
         Raises:
             BadInput: no reason, or an unreadable, corrupt or oversized photo (nothing is recorded).
@@ -210,6 +217,8 @@ class PhotoSearch:
             rules = list_rules(s, self._policy, now)
         names = Names(people, lists, rules)
         faces = recognize_faces(image, found, ranked, names, match=self._policy.match, shots=self._shots)
+        if scope.list_ids is not None:
+            faces = within_lists(faces, {lists[i] for i in scope.list_ids if i in lists})
         details = {
             "faces": len(faces),
             "model": found.embeddings.model_id,
@@ -257,8 +266,9 @@ class PhotoSearch:
             ).all()
         return {str(m): int(n) for m, n in rows}
 
-    def _on_lists(self, vector: FloatArray, f: SearchFilter, min_score: float) -> list[ListHit]:
-        lists = set(f.list_ids) if f.list_ids is not None else None
+    def _on_lists(self, vector: FloatArray, f: SearchFilter, min_score: float, scope: Scope) -> list[ListHit]:
+        narrowed = scope.lists_within(f.list_ids)
+        lists = set(narrowed) if narrowed is not None else None
         found = self._gallery().search(vector[None], f.k, datetime.now(UTC), list_ids=lists)[0]
         found = [c for c in found if c.score >= min_score]
         if not found:
@@ -269,24 +279,27 @@ class PhotoSearch:
             list_names = dict(s.execute(select(Watchlist.id, Watchlist.name)).all())
         return [
             ListHit(c.person_id, names.get(c.person_id, "?"), round(c.score, 4),
-                    tuple(sorted(list_names.get(i, str(i)) for i in c.list_ids)))
+                    tuple(sorted(list_names.get(i, str(i)) for i in c.list_ids
+                                 if scope.list_ids is None or i in scope.list_ids)))
             for c in found
         ]  # fmt: skip
 
-    def _in_archive(self, vector: FloatArray, f: SearchFilter, min_score: float) -> list[ArchiveHit]:
+    def _in_archive(
+        self, vector: FloatArray, f: SearchFilter, min_score: float, scope: Scope
+    ) -> list[ArchiveHit]:
         """The best ``k`` sightings passing the filters: asks the index for more until enough pass."""
         archive = self._archive()
         fetch = min(len(archive), max(10 * f.k, 200))
         while fetch > 0:
             ranked = [(i, sc) for i, sc in archive.search(vector, fetch) if sc >= min_score]
-            hits = self._sightings(ranked, f)
+            hits = self._sightings(ranked, f, scope)
             exhausted = len(ranked) < fetch or fetch >= len(archive)  # the rest score lower or are gone
             if len(hits) >= f.k or exhausted:
                 return hits[: f.k]
             fetch = min(len(archive), fetch * 4)
         return []
 
-    def _sightings(self, ranked: list[tuple[int, float]], f: SearchFilter) -> list[ArchiveHit]:
+    def _sightings(self, ranked: list[tuple[int, float]], f: SearchFilter, scope: Scope) -> list[ArchiveHit]:
         if not ranked:
             return []
         score_of = dict(ranked)
@@ -310,6 +323,7 @@ class PhotoSearch:
                 ArchiveHit(e.id, round(score_of[e.id], 4), e.camera_id, camera, as_utc(e.start_at),
                            as_utc(e.end_at), *((person, watchlist) if e.alerted_at else (None, None)))
                 for e, camera, person, watchlist in s.execute(q)
+                if event_visible(scope, e.camera_id, event_lists(e.watchlist_id, e.list_ids))
             ]  # fmt: skip
         return sorted(hits, key=lambda h: (-h.score, h.event_id))
 

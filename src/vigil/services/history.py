@@ -10,6 +10,8 @@ from typing import TypeVarTuple
 from sqlalchemy import Select, func, select
 
 from vigil.errors import BadInput, NotFound, check_period
+from vigil.services.scopes import event_in_scope
+from vigil.services.visibility import Scope, event_lists, event_visible
 from vigil.store.db import Database, as_utc
 from vigil.store.tables import Camera, Event, EventShot, EventStatus, Person, Watchlist
 
@@ -86,17 +88,20 @@ class EventHistory:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def page(self, f: EventFilter, *, limit: int = 50, offset: int = 0) -> EventPage:
-        """One page of the events matching ``f``, newest first, with the total count."""
+    def page(
+        self, f: EventFilter, *, limit: int = 50, offset: int = 0, scope: Scope = Scope.EVERYTHING
+    ) -> EventPage:
+        """One page of the events matching ``f`` inside ``scope``, newest first, with the total count."""
         f.check()
         if not 1 <= limit <= MAX_PAGE:
             raise BadInput("limit", f"{limit} is not between 1 and {MAX_PAGE}")
         if offset < 0:
             raise BadInput("offset", f"{offset} is negative")
         ids = _where(select(Event.id), f)
-        rows_q = (
-            _where(_joined(), f).order_by(Event.start_at.desc(), Event.id.desc()).limit(limit).offset(offset)
-        )
+        rows_q = _where(_joined(), f)
+        if not scope.unlimited:
+            ids, rows_q = ids.where(event_in_scope(scope)), rows_q.where(event_in_scope(scope))
+        rows_q = rows_q.order_by(Event.start_at.desc(), Event.id.desc()).limit(limit).offset(offset)
         with self._db.read() as s:
             total = s.scalar(select(func.count()).select_from(ids.subquery())) or 0
             items = [
@@ -105,10 +110,13 @@ class EventHistory:
             ]
         return EventPage(total, offset, items)
 
-    def get(self, event_id: int) -> EventRow:
+    def get(self, event_id: int, scope: Scope = Scope.EVERYTHING) -> EventRow:
+        """Raises NotFound: no such event, or one outside ``scope``."""
         with self._db.read() as s:
             found = s.execute(_joined().where(Event.id == event_id)).first()
-        if found is None:
+        if found is None or not event_visible(
+            scope, found[0].camera_id, event_lists(found[0].watchlist_id, found[0].list_ids)
+        ):
             raise NotFound(f"no event {event_id}")
         e, camera, person, watchlist, image = found
         return _row(e, camera, person, watchlist, bool(image))

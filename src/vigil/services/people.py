@@ -80,6 +80,18 @@ class PeopleService:
             ]  # fmt: skip
             return PersonDetail(self._info(s, person), person.notes, entries, samples)
 
+    def list_ids_of(self, person_id: int) -> frozenset[int]:
+        """The ids of the lists ``person_id`` has an entry on (for scope checks).
+
+        Raises:
+            NotFound: no such person.
+        """
+        with self._db.read() as s:
+            _person(s, person_id)
+            return frozenset(
+                s.scalars(select(WatchlistEntry.watchlist_id).where(WatchlistEntry.person_id == person_id))
+            )
+
     def face_crop(self, person_id: int, sample_id: int | None = None) -> str:
         """The media path of a person's aligned face: of ``sample_id``, or of their best sample.
 

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import MAX_ROW_ID, CurrentUser, OperatorUser, RowId, RowIdFilter, State, permit
 from vigil.api.schemas.live import AlertPublic, AlertReview, ReviewPublic, TravelPublic
+from vigil.api.scope import UserScope, refuse_act
 from vigil.services.alerts import AlertView
 from vigil.services.permissions import Permission
 from vigil.store.tables import EventStatus
@@ -41,6 +42,7 @@ def alert_public(view: AlertView) -> AlertPublic:
 async def list_alerts(  # noqa: PLR0917 (FastAPI passes query parameters by name)
     state: State,
     user: CurrentUser,
+    scope: UserScope,
     after: Annotated[
         int | None,
         Query(ge=0, le=MAX_ROW_ID, description="Only alerts after this id, oldest first (catch-up)."),
@@ -53,11 +55,13 @@ async def list_alerts(  # noqa: PLR0917 (FastAPI passes query parameters by name
         bool, Query(description="Only the lists assigned to you for the officer view (none assigned: all).")
     ] = False,
 ) -> list[AlertPublic]:
+    """The alerts you may see (your scope's), newest first; with ``after``, oldest first."""
+
     def fetch() -> list[AlertView]:
-        scope = state.scopes.list_ids_of(user.user_id) if mine else None
+        mine_ids = state.scopes.list_ids_of(user.user_id) if mine else None
         return state.live.alerts.list(
             after_id=after, limit=limit, status=status, camera_id=camera_id, watchlist_id=watchlist_id,
-            watchlist_ids=scope,
+            watchlist_ids=mine_ids, scope=scope,
         )  # fmt: skip
 
     views = await run_in_threadpool(fetch)
@@ -65,12 +69,18 @@ async def list_alerts(  # noqa: PLR0917 (FastAPI passes query parameters by name
 
 
 @router.get("/{alert_id}")
-async def get_alert(alert_id: RowId, state: State, _user: CurrentUser) -> AlertPublic:
-    return alert_public(await run_in_threadpool(state.live.alerts.get, alert_id))
+async def get_alert(alert_id: RowId, state: State, _user: CurrentUser, scope: UserScope) -> AlertPublic:
+    """One alert (404 outside your scope)."""
+    return alert_public(await run_in_threadpool(state.live.alerts.get, alert_id, scope))
 
 
 @router.post("/{alert_id}/review")
-async def review_alert(alert_id: RowId, body: AlertReview, state: State, user: OperatorUser) -> AlertPublic:
+async def review_alert(
+    alert_id: RowId, body: AlertReview, state: State, user: OperatorUser, scope: UserScope
+) -> AlertPublic:
+    """Acknowledge, confirm or reject an alert of your scope (404 outside it, audited)."""
+    if not await run_in_threadpool(state.live.alerts.visible, alert_id, scope):
+        raise await refuse_act(state, user, "alert.review", f"alert:{alert_id}")
     view = await run_in_threadpool(
         partial(state.live.alerts.review, wrong_person=body.wrong_person),
         user.username, alert_id, body.action, body.note,

@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import MAX_ROW_ID, AuditReader, State
 from vigil.api.schemas.audit import AuditFacetsPublic, AuditPagePublic, AuditRowPublic, ChainPublic
+from vigil.api.scope import unlimited
 from vigil.services.audit_log import MAX_PAGE, AuditFilter
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(
+    prefix="/audit", tags=["audit"],
+    dependencies=[Depends(unlimited("the audit log covers every camera and list"))],
+)  # fmt: skip
 
 
 @router.get("")

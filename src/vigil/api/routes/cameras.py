@@ -20,10 +20,12 @@ from vigil.api.schemas.live import (
     PlacementPublic,
     ReasonPublic,
 )
+from vigil.api.scope import UserScope, out_of_scope, refuse_act, refuse_beyond
 from vigil.bestshot.advice import Advice, Reason, Verdict, advise
 from vigil.errors import NotFound
 from vigil.runtime.service import LiveService
 from vigil.services.cameras import CameraChange, CameraInfo
+from vigil.services.visibility import Scope, camera_visible
 
 router = APIRouter(prefix="/cameras", tags=["cameras"])
 
@@ -85,6 +87,11 @@ def _status(live: LiveService, camera_id: int) -> CameraStatusPublic | None:
     )
 
 
+def _in_scope(scope: Scope, camera_id: int) -> None:
+    if not camera_visible(scope, camera_id):
+        raise out_of_scope(f"camera {camera_id}")
+
+
 def _public(live: LiveService, info: CameraInfo) -> CameraPublic:
     placed = live.supervisor.placements().get(info.id) if info.enabled else None
     runs_on = None if placed is None else PlacementPublic(
@@ -103,6 +110,7 @@ def _public(live: LiveService, info: CameraInfo) -> CameraPublic:
 async def list_cameras(
     state: State,
     _user: CurrentUser,
+    scope: UserScope,
     include_footage: Annotated[
         bool, Query(description="Also the virtual cameras of recorded footage.")
     ] = False,
@@ -110,21 +118,24 @@ async def list_cameras(
         bool, Query(description="Also the removed cameras, whose events and alerts are kept.")
     ] = False,
 ) -> list[CameraPublic]:
+    """The cameras of your scope."""
     cameras = await run_in_threadpool(
         lambda: state.live.cameras.all(include_footage=include_footage, include_removed=include_removed)
     )
-    return [_public(state.live, c) for c in cameras]
+    return [_public(state.live, c) for c in cameras if camera_visible(scope, c.id)]
 
 
 @router.get("/{camera_id}")
-async def get_camera(camera_id: RowId, state: State, _user: CurrentUser) -> CameraPublic:
+async def get_camera(camera_id: RowId, state: State, _user: CurrentUser, scope: UserScope) -> CameraPublic:
+    _in_scope(scope, camera_id)
     return _public(state.live, await run_in_threadpool(state.live.cameras.get, camera_id))
 
 
 @router.get("/{camera_id}/advice")
-async def camera_advice(camera_id: RowId, state: State, _user: CurrentUser) -> AdvicePublic:
+async def camera_advice(camera_id: RowId, state: State, _user: CurrentUser, scope: UserScope) -> AdvicePublic:
     """Whether the camera's recent faces are fit for identification: a verdict (good, marginal, unsuitable,
     unknown), the reasons and what to change, and the figures they come from."""
+    _in_scope(scope, camera_id)
     info = await run_in_threadpool(state.live.cameras.get, camera_id)
     advice = _camera_advice(state.live, info.id) if info.enabled else Advice(
         Verdict.UNKNOWN, "the camera is paused: no faces to judge",
@@ -134,8 +145,11 @@ async def camera_advice(camera_id: RowId, state: State, _user: CurrentUser) -> A
 
 
 @router.get("/{camera_id}/snapshot.jpg", response_class=Response)
-async def camera_snapshot(camera_id: RowId, state: State, _user: SightingsReader) -> Response:
+async def camera_snapshot(
+    camera_id: RowId, state: State, _user: SightingsReader, scope: UserScope
+) -> Response:
     """The camera's latest frame (refreshed every ``live.snapshot_s``); 404 before its first."""
+    _in_scope(scope, camera_id)
     snap = state.live.supervisor.snapshot(camera_id)
     if snap is None:
         raise NotFound(f"camera {camera_id} has no snapshot yet (is it running?)")
@@ -145,7 +159,12 @@ async def camera_snapshot(camera_id: RowId, state: State, _user: SightingsReader
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def add_camera(body: CameraCreate, state: State, user: OperatorUser) -> CameraPublic:
+async def add_camera(body: CameraCreate, state: State, user: OperatorUser, scope: UserScope) -> CameraPublic:
+    """A new camera (403 for a user limited to cameras: it would lie outside their scope)."""
+    if scope.camera_ids is not None:
+        raise await refuse_beyond(
+            state, user, "camera.add", f"camera:{body.name}", "you are limited to cameras"
+        )
     info = await run_in_threadpool(
         lambda: state.live.cameras.add(
             user.username,
@@ -165,8 +184,10 @@ async def add_camera(body: CameraCreate, state: State, user: OperatorUser) -> Ca
 
 @router.patch("/{camera_id}")
 async def change_camera(
-    camera_id: RowId, body: CameraUpdate, state: State, user: OperatorUser
+    camera_id: RowId, body: CameraUpdate, state: State, user: OperatorUser, scope: UserScope
 ) -> CameraPublic:
+    if not camera_visible(scope, camera_id):
+        raise await refuse_act(state, user, "camera.change", f"camera:{camera_id}")
     located = {"latitude", "longitude"} & body.model_fields_set
     location = (body.latitude, body.longitude) if located else None
     change = CameraChange(body.name, body.url, body.loop, body.max_fps, body.enabled, location, body.site)
@@ -175,5 +196,9 @@ async def change_camera(
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_camera(camera_id: RowId, state: State, user: OperatorUser, reason: str = "") -> None:
+async def remove_camera(
+    camera_id: RowId, state: State, user: OperatorUser, scope: UserScope, reason: str = ""
+) -> None:
+    if not camera_visible(scope, camera_id):
+        raise await refuse_act(state, user, "camera.remove", f"camera:{camera_id}")
     await run_in_threadpool(state.live.cameras.remove, user.username, camera_id, reason)

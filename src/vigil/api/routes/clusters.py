@@ -23,13 +23,19 @@ from vigil.api.schemas.clusters import (
     ClusterShotPublic,
     ClusterSplit,
 )
+from vigil.api.scope import UserScope, check_list, unlimited
 from vigil.services.clusters import MAX_PAGE, ClusterInfo, NameRequest
 from vigil.services.enrol import EnrolmentRejected
 from vigil.services.permissions import Permission
 from vigil.store.tables import ClusterStatus
 
 router = APIRouter(
-    prefix="/clusters", tags=["clusters"], dependencies=[Depends(permit(Permission.SIGHTINGS_READ))]
+    prefix="/clusters",
+    tags=["clusters"],
+    dependencies=[
+        Depends(permit(Permission.SIGHTINGS_READ)),
+        Depends(unlimited("the clusters group unknown faces of every camera", cameras_only=True)),
+    ],
 )
 
 
@@ -77,10 +83,12 @@ async def get_cluster(cluster_id: RowId, state: State, _user: CurrentUser) -> Cl
 
 @router.post("/{cluster_id}/name", response_model=ClusterNamed, responses=error_responses(404))
 async def name_cluster(
-    cluster_id: RowId, body: ClusterName, state: State, user: OperatorUser
+    cluster_id: RowId, body: ClusterName, state: State, user: OperatorUser, scope: UserScope
 ) -> ClusterNamed | JSONResponse:
     """Enrol the cluster's person on a list from its best shots (the quality gate judges each, as for any
-    enrolment; ``force`` keeps weak ones); the cluster is marked named in the same transaction."""
+    enrolment; ``force`` keeps weak ones); the cluster is marked named in the same transaction. Into a
+    list of your scope only (404)."""
+    await check_list(state, scope, body.watchlist, user, "cluster.name")
     req = NameRequest(
         watchlist=body.watchlist, name=body.name, reason=body.reason, photo_source=body.photo_source,
         approved_by=body.approved_by, expires_at=body.expires_at, notes=body.notes, force=body.force,

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import MAX_ROW_ID, CurrentUser, RowId, RowIdFilter, State, permit
 from vigil.api.schemas.events import EventPagePublic, EventPublic
+from vigil.api.scope import UserScope
 from vigil.services.history import MAX_PAGE, Decision, EventFilter, EventRow
 from vigil.services.permissions import Permission
 from vigil.store.tables import EventStatus
@@ -33,6 +34,7 @@ def event_public(row: EventRow) -> EventPublic:
 async def list_events(  # noqa: PLR0917 (FastAPI passes query parameters by name)
     state: State,
     _user: CurrentUser,
+    scope: UserScope,
     camera_id: RowIdFilter = None,
     watchlist_id: RowIdFilter = None,
     person_id: RowIdFilter = None,
@@ -47,14 +49,15 @@ async def list_events(  # noqa: PLR0917 (FastAPI passes query parameters by name
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
 ) -> EventPagePublic:
-    """Newest first; ``total`` counts every match, for paging with ``offset``."""
+    """Newest first, inside your scope; ``total`` counts every match, for paging with ``offset``."""
     f = EventFilter(camera_id, watchlist_id, person_id, since, until, decision, status)
-    page = await run_in_threadpool(lambda: state.history.page(f, limit=limit, offset=offset))
+    page = await run_in_threadpool(lambda: state.history.page(f, limit=limit, offset=offset, scope=scope))
     return EventPagePublic(
         total=page.total, offset=page.offset, limit=limit, items=[event_public(r) for r in page.items]
     )
 
 
 @router.get("/{event_id}")
-async def get_event(event_id: RowId, state: State, _user: CurrentUser) -> EventPublic:
-    return event_public(await run_in_threadpool(state.history.get, event_id))
+async def get_event(event_id: RowId, state: State, _user: CurrentUser, scope: UserScope) -> EventPublic:
+    """One event (404 outside your scope)."""
+    return event_public(await run_in_threadpool(state.history.get, event_id, scope))

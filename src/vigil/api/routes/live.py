@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, Response
@@ -12,10 +12,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from vigil.alerts.hub import Accept
 from vigil.api.deps import CurrentUser, PresentedToken, RowId, State, permit, websocket_principal
+from vigil.api.scope import unlimited
 from vigil.api.state import ApiState
 from vigil.errors import NotFound, Unauthorized
 from vigil.services.permissions import Permission
+from vigil.services.users import Principal
+from vigil.services.visibility import alert_visible
 from vigil.store.tables import EventShot
 
 log = logging.getLogger(__name__)
@@ -37,9 +41,10 @@ async def alerts_socket(
     state: ApiState = websocket.app.state.vigil
     hub = state.live.hub
     hub.bind(asyncio.get_running_loop())
-    scope = await run_in_threadpool(state.scopes.list_ids_of, principal.user_id) if mine else None
+    mine_ids = await run_in_threadpool(state.scopes.list_ids_of, principal.user_id) if mine else None
+    accept = await run_in_threadpool(_accept, state, principal, mine_ids)
     await websocket.accept()
-    sub = hub.subscribe(None if scope is None else lambda m: m.get("watchlist_id") in scope)
+    sub = hub.subscribe(accept)
     log.info("alert socket opened by %s", principal.username)
     # Reading at the same time notices a client that went away at once, not at the next alert.
     gone = asyncio.ensure_future(_until_closed(websocket))
@@ -59,15 +64,39 @@ async def alerts_socket(
         hub.unsubscribe(sub)
 
 
+def _accept(state: ApiState, principal: Principal, mine: frozenset[int] | None) -> Accept | None:
+    """Which alert messages a socket passes: those of the user's scope, and of their officer view's lists
+    when ``mine``; None: every one."""
+    scope = state.limits.scope_of(principal.user_id, principal.role)
+    if scope.unlimited and mine is None:
+        return None
+    ids = {wl.name: wl.id for wl in state.lists.all()}
+
+    def accept(message: dict[str, Any]) -> bool:
+        lists = [ids[n] for n in message.get("lists") or () if n in ids]
+        own = message.get("watchlist_id")
+        if isinstance(own, int) and own not in lists:
+            lists.insert(0, own)
+        camera = message.get("camera_id")
+        in_scope = scope.unlimited or (isinstance(camera, int) and alert_visible(scope, camera, lists))
+        return in_scope and (mine is None or (isinstance(own, int) and own in mine))
+
+    return accept
+
+
 async def _until_closed(websocket: WebSocket) -> None:
     """Returns when the client closes (what it sends otherwise is ignored: the channel is one-way)."""
     while (await websocket.receive())["type"] != "websocket.disconnect":
         pass
 
 
-@router.get("/metrics", tags=["ops"], response_class=Response)
+@router.get(
+    "/metrics", tags=["ops"], response_class=Response,
+    dependencies=[Depends(unlimited("the metrics cover every camera and list"))],
+)  # fmt: skip
 async def metrics(state: State, _user: CurrentUser) -> Response:
-    """Prometheus text format (scrape with a bearer token)."""
+    """Prometheus text format (scrape with a bearer token). Every camera's figures: not for a user limited
+    to lists or cameras (403)."""
     body = await run_in_threadpool(generate_latest, state.live.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -80,12 +109,15 @@ async def event_image(
     exp: Annotated[int | None, Query(description="Expiry of a signed link (Unix seconds).")] = None,
     sig: Annotated[str | None, Query(description="Signature of a signed link.")] = None,
 ) -> FileResponse:
-    """The best shot of an event: with a signed link from an alert, or with a token."""
+    """The best shot of an event: with a signed link from an alert, or with a token (of a user whose scope
+    holds the event: 404 otherwise)."""
     signed = exp is not None and sig is not None and state.live.links.verify(event_id, exp, sig)
     if not signed:
         principal = await run_in_threadpool(state.users.resolve, token) if token else None
         if principal is None:
             raise Unauthorized("this image needs a valid signed link or a token")
+        scope = await run_in_threadpool(state.limits.scope_of, principal.user_id, principal.role)
+        await run_in_threadpool(state.history.get, event_id, scope)  # NotFound outside the scope
 
     def best_path() -> str:
         with state.db.read() as s:

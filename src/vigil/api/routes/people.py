@@ -28,11 +28,15 @@ from vigil.api.schemas.people import (
     SamplePublic,
     VerdictPublic,
 )
+from vigil.api.scope import UserScope, check_list, out_of_scope, refuse_act, refuse_beyond, scope_list_names
+from vigil.api.state import ApiState
 from vigil.errors import BadInput, NotFound
 from vigil.services.enrol import EnrolmentRejected, EnrolRequest, Photo, PhotoVerdict
 from vigil.services.feedback import FeedbackService
 from vigil.services.people import PersonInfo
 from vigil.services.permissions import Permission
+from vigil.services.users import Principal
+from vigil.services.visibility import Scope, person_visible
 
 router = APIRouter(
     prefix="/people", tags=["people"], dependencies=[Depends(permit(Permission.SIGHTINGS_READ))]
@@ -47,12 +51,32 @@ def _photo_url(person_id: int, samples: int) -> str | None:
     return f"/people/{person_id}/photo.jpg" if samples else None
 
 
-def person_public(info: PersonInfo) -> PersonPublic:
+def person_public(info: PersonInfo, shown: set[str] | None = None) -> PersonPublic:
+    """A person with their lists (of ``shown`` only, when given: a scoped user's lists)."""
     return PersonPublic(
         id=info.id, name=info.name, samples=info.samples, created_at=info.created_at,
-        lists=[ListMembershipPublic(name=n, expires_at=e) for n, e in sorted(info.lists.items())],
+        lists=[ListMembershipPublic(name=n, expires_at=e) for n, e in sorted(info.lists.items())
+               if shown is None or n in shown],
         photo_url=_photo_url(info.id, info.samples),
     )  # fmt: skip
+
+
+async def _visible_person(state: ApiState, scope: Scope, person_id: int) -> bool:
+    """Whether ``person_id`` exists and is on a list of ``scope`` (NotFound when there is no such person)."""
+    if scope.list_ids is None:
+        return True
+    return person_visible(scope, await run_in_threadpool(state.people.list_ids_of, person_id))
+
+
+async def _check_person(
+    state: ApiState, scope: Scope, person_id: int, acting: tuple[Principal, str] | None = None
+) -> None:
+    """NotFound (audited when ``acting``: the user and the action) unless the person is in ``scope``."""
+    if await _visible_person(state, scope, person_id):
+        return
+    if acting is None:
+        raise out_of_scope(f"person with id {person_id}")
+    raise await refuse_act(state, acting[0], acting[1], f"person:{person_id}")
 
 
 def verdict_public(v: PhotoVerdict) -> VerdictPublic:
@@ -77,20 +101,30 @@ def verdict_public(v: PhotoVerdict) -> VerdictPublic:
 async def list_people(
     state: State,
     _user: CurrentUser,
+    scope: UserScope,
     watchlist: Annotated[str | None, Query(description="Only this list.")] = None,
 ) -> list[PersonPublic]:
+    """The people on your scope's lists (of ``watchlist`` only: 404 when it is not one of yours)."""
+    names = await run_in_threadpool(scope_list_names, state, scope)
+    if names is not None and watchlist is not None and watchlist not in names:
+        raise out_of_scope(f"list named {watchlist!r}")
     people = await run_in_threadpool(state.people.all, watchlist)
-    return [person_public(p) for p in people]
+    return [person_public(p, names) for p in people if names is None or not names.isdisjoint(p.lists)]
 
 
 @router.get("/{person_id}")
-async def get_person(person_id: RowId, state: State, _user: CurrentUser) -> PersonDetailPublic:
+async def get_person(
+    person_id: RowId, state: State, _user: CurrentUser, scope: UserScope
+) -> PersonDetailPublic:
+    """A person of your scope's lists, with their entries on them (404 otherwise)."""
+    await _check_person(state, scope, person_id)
     d = await run_in_threadpool(state.people.show, person_id)
-    base = person_public(d.info)
+    names = await run_in_threadpool(scope_list_names, state, scope)
+    base = person_public(d.info, names)
     return PersonDetailPublic(
         **base.model_dump(),
         notes=d.notes,
-        entries=[EntryPublic.model_validate(e) for e in d.entries],
+        entries=[EntryPublic.model_validate(e) for e in d.entries if names is None or e["list"] in names],
         face_samples=[
             SamplePublic(
                 id=int(str(x["id"])), weak=bool(x["weak"]), model=str(x["model"]),
@@ -134,6 +168,7 @@ def _expiry(expires_at: str) -> datetime | None:
 async def enrol_person(  # noqa: PLR0917 (form fields come by name)
     state: State,
     user: OperatorUser,
+    scope: UserScope,
     watchlist: Annotated[str, Form(min_length=1, max_length=64, description="The list's name.")],
     name: Annotated[str, Form(min_length=1, max_length=128, description="The person's name.")],
     reason: Annotated[str, Form(min_length=1, max_length=2000, description="Legal basis or case; audited.")],
@@ -151,7 +186,11 @@ async def enrol_person(  # noqa: PLR0917 (form fields come by name)
     ] = False,
 ) -> EnrolPublic | JSONResponse:
     """Put a person on a list from photos. Each photo gets the quality gate's verdict; when none is usable,
-    nothing is written and the answer is 422 with the verdicts."""
+    nothing is written and the answer is 422 with the verdicts. Into a list of your scope only (404), and
+    onto a person of it (404)."""
+    await check_list(state, scope, watchlist, user, "person.enrol")
+    if person_id is not None:
+        await _check_person(state, scope, person_id, (user, "person.enrol"))
     req = EnrolRequest(
         list_name=watchlist, name=name, reason=reason,
         photos=await _read_photos(photos, state.config.ingest.max_image_bytes),
@@ -172,38 +211,49 @@ async def enrol_person(  # noqa: PLR0917 (form fields come by name)
 
 @router.post("/{person_id}/lists", status_code=status.HTTP_201_CREATED)
 async def put_on_list(
-    person_id: RowId, body: ListEntryCreate, state: State, user: OperatorUser
+    person_id: RowId, body: ListEntryCreate, state: State, user: OperatorUser, scope: UserScope
 ) -> ListEntryPublic:
-    """Put an enrolled person on another list too: one person, their photos shared by every list."""
+    """Put an enrolled person on another list too: one person, their photos shared by every list (both of
+    your scope, else 404)."""
+    await _check_person(state, scope, person_id, (user, "person.list"))
+    await check_list(state, scope, body.watchlist, user, "person.list")
     info = await run_in_threadpool(
         state.people.put_on_list, user.username, person_id, body.watchlist, body.reason, body.expires_at,
         body.approved_by,
     )  # fmt: skip
     retro = await run_in_threadpool(state.live.retro_alerts, person_id)
-    return ListEntryPublic(**person_public(info).model_dump(), retro_alerts=retro)
+    names = await run_in_threadpool(scope_list_names, state, scope)
+    return ListEntryPublic(**person_public(info, names).model_dump(), retro_alerts=retro)
 
 
 @router.delete("/{person_id}/lists/{watchlist}")
-async def take_off_list(
-    person_id: RowId, watchlist: str, state: State, user: OperatorUser, reason: Reason
+async def take_off_list(  # noqa: PLR0917 (FastAPI passes parameters by name)
+    person_id: RowId, watchlist: str, state: State, user: OperatorUser, scope: UserScope, reason: Reason
 ) -> PersonPublic:
-    """Take a person off one list; they stay enrolled, with their other lists."""
+    """Take a person off one list; they stay enrolled, with their other lists (both of your scope, else
+    404)."""
+    await _check_person(state, scope, person_id, (user, "person.unlist"))
+    await check_list(state, scope, watchlist, user, "person.unlist")
     info = await run_in_threadpool(state.people.take_off_list, user.username, person_id, watchlist, reason)
-    return person_public(info)
+    return person_public(info, await run_in_threadpool(scope_list_names, state, scope))
 
 
 @router.get("/{person_id}/negatives")
-async def person_negatives(person_id: RowId, state: State, _user: OperatorUser) -> list[NegativePublic]:
+async def person_negatives(
+    person_id: RowId, state: State, _user: OperatorUser, scope: UserScope
+) -> list[NegativePublic]:
     """The tracks rejected as "not this person": faces closer to one than to them are not named as them."""
+    await _check_person(state, scope, person_id)
     rows = await run_in_threadpool(FeedbackService(state.db).of_person, person_id)
     return [NegativePublic(**asdict(n)) for n in rows]
 
 
 @router.delete("/{person_id}/negatives/{negative_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def withdraw_negative(
-    person_id: RowId, negative_id: RowId, state: State, user: OperatorUser, reason: Reason
+async def withdraw_negative(  # noqa: PLR0917 (FastAPI passes parameters by name)
+    person_id: RowId, negative_id: RowId, state: State, user: OperatorUser, scope: UserScope, reason: Reason
 ) -> None:
     """Withdraw a negative (the rejection was itself a mistake); audited."""
+    await _check_person(state, scope, person_id, (user, "person.negative.withdraw"))
     feedback = FeedbackService(state.db)
     if negative_id not in {n.id for n in await run_in_threadpool(feedback.of_person, person_id)}:
         raise NotFound(f"person {person_id} has no negative {negative_id}")
@@ -211,19 +261,32 @@ async def withdraw_negative(
 
 
 @router.delete("/{person_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_person(person_id: RowId, state: State, user: OperatorUser, reason: Reason) -> None:
-    """Remove a person from every list, with their photos (files no other record uses are deleted)."""
+async def remove_person(
+    person_id: RowId, state: State, user: OperatorUser, scope: UserScope, reason: Reason
+) -> None:
+    """Remove a person from every list, with their photos (files no other record uses are deleted). A
+    person of your scope also on other lists is refused (403): take them off yours instead."""
+    await _check_person(state, scope, person_id, (user, "person.remove"))
+    if scope.list_ids is not None and not scope.list_ids.issuperset(
+        await run_in_threadpool(state.people.list_ids_of, person_id)
+    ):
+        why = "the person is also on lists of others: take them off yours instead"
+        raise await refuse_beyond(state, user, "person.remove", f"person:{person_id}", why)
     await run_in_threadpool(state.people.remove, user.username, person_id, reason)
 
 
 @router.get("/{person_id}/photo.jpg", response_class=FileResponse)
-async def person_face(person_id: RowId, state: State, _user: CurrentUser) -> FileResponse:
+async def person_face(person_id: RowId, state: State, _user: CurrentUser, scope: UserScope) -> FileResponse:
     """The aligned face of the person's best sample."""
+    await _check_person(state, scope, person_id)
     rel = await run_in_threadpool(state.people.face_crop, person_id)
     return FileResponse(state.media.path(rel), media_type="image/jpeg", headers=FACE_HEADERS)
 
 
 @router.get("/{person_id}/samples/{sample_id}.jpg", response_class=FileResponse)
-async def sample_face(person_id: RowId, sample_id: RowId, state: State, _user: CurrentUser) -> FileResponse:
+async def sample_face(
+    person_id: RowId, sample_id: RowId, state: State, _user: CurrentUser, scope: UserScope
+) -> FileResponse:
+    await _check_person(state, scope, person_id)
     rel = await run_in_threadpool(state.people.face_crop, person_id, sample_id)
     return FileResponse(state.media.path(rel), media_type="image/jpeg", headers=FACE_HEADERS)

@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import ReportReader, State
+from vigil.api.scope import unlimited
 from vigil.services.report_render import render_html
 from vigil.store import audit
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(
+    tags=["reports"], dependencies=[Depends(unlimited("the report covers every camera and list"))]
+)
 
 # The page carries its plots as data: URLs and its styles inline, and runs no script.
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'"

@@ -19,6 +19,7 @@ from vigil.api.schemas.search import (
     RecognizePublic,
     SearchPublic,
 )
+from vigil.api.scope import UserScope
 from vigil.errors import BadInput
 from vigil.search.recognize import PersonScore, Recognition
 from vigil.search.service import MAX_K, ChooseFace, SearchFilter, SearchRequest, SearchResult
@@ -57,6 +58,7 @@ def _ids(text: str, what: str) -> frozenset[int] | None:
 async def search_by_photo(  # noqa: PLR0917 (form fields come by name)
     state: State,
     user: OperatorUser,
+    scope: UserScope,
     photo: Annotated[UploadFile, File(description="A photo of the person to look for.")],
     reason: Annotated[str, Form(min_length=1, max_length=500, description="Case reference; audited.")],
     face: Annotated[int | None, Form(ge=0, description="Which face, when the photo shows several.")] = None,
@@ -70,13 +72,14 @@ async def search_by_photo(  # noqa: PLR0917 (form fields come by name)
     """Find the face in the photo, then rank enrolled people and past sightings that resemble it.
 
     A photo with several faces and no ``face`` gets ``choose_face: true`` with the ``faces`` (boxes, largest
-    first) and no results: ask again with ``face``.
+    first) and no results: ask again with ``face``. Only results of your scope: people of your lists,
+    sightings by your cameras (unknown faces, or identified under your lists).
     """
     data = await photo.read(state.config.ingest.max_image_bytes + 1)
     f = SearchFilter(since, until, _ids(cameras, "cameras"), _ids(watchlists, "watchlists"), min_score, k)
     req = SearchRequest(Photo(photo.filename or "photo", data), reason, face, f)
     try:
-        result = await run_in_threadpool(state.search.search, user.username, req)
+        result = await run_in_threadpool(state.search.search, user.username, req, scope)
     except ChooseFace as exc:  # a question, not an error: which face?
         faces = [FacePublic(index=b.index, xyxy=b.xyxy, score=b.score) for b in exc.faces]
         min_used = f.min_score if f.min_score is not None else state.config.search.min_score
@@ -100,7 +103,7 @@ def recognize_public(r: Recognition) -> RecognizePublic:
     faces = []
     for f in r.faces:
         face, d = f.face, f.face.decision
-        known = d.candidate is not None
+        known = f.candidate is not None  # None too when outside the caller's scope
         faces.append(RecognizedFacePublic(
             index=face.index, xyxy=face.xyxy, det_score=face.det_score, judged=face.judged,
             problems=list(face.problems), identity=_person(f.identity), lists=list(f.lists),
@@ -114,6 +117,7 @@ def recognize_public(r: Recognition) -> RecognizePublic:
 async def recognize_photo(
     state: State,
     user: OperatorUser,
+    scope: UserScope,
     photo: Annotated[UploadFile, File(description="A photo (JPEG, PNG, BMP or WebP) of one or more people.")],
     reason: Annotated[str, Form(min_length=1, max_length=500, description="Case reference; audited.")],
 ) -> RecognizePublic:
@@ -124,9 +128,10 @@ async def recognize_photo(
     by `match.min_margin`. A face too small or blurred to judge says so (`judged: false`, `problems`).
     Audited like a search (user, reason, the photo's SHA-256, each answer); the photo is kept for
     `retention.probe_days`. An unreadable, corrupt or oversized photo is refused (422) with the reason.
+    A user limited to lists sees only their people named; anyone else's face is reported unknown.
     """
     data = await photo.read(state.config.ingest.max_image_bytes + 1)
     result = await run_in_threadpool(
-        state.search.recognize, user.username, Photo(photo.filename or "photo", data), reason
+        state.search.recognize, user.username, Photo(photo.filename or "photo", data), reason, scope
     )
     return recognize_public(result)

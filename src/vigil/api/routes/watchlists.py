@@ -10,7 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from vigil.api.deps import AdminUser, CurrentUser, State
 from vigil.api.schemas.watchlists import WatchlistCreate, WatchlistPublic, WatchlistRule
+from vigil.api.scope import UserScope, out_of_scope
 from vigil.services.lists import ListInfo, ListSettings
+from vigil.services.visibility import list_visible
 
 router = APIRouter(prefix="/watchlists", tags=["watchlists"])
 
@@ -30,14 +32,19 @@ def watchlist_public(info: ListInfo) -> WatchlistPublic:
 
 
 @router.get("")
-async def list_watchlists(state: State, _user: CurrentUser) -> list[WatchlistPublic]:
+async def list_watchlists(state: State, _user: CurrentUser, scope: UserScope) -> list[WatchlistPublic]:
+    """The lists of your scope."""
     lists = await run_in_threadpool(state.lists.all)
-    return [watchlist_public(wl) for wl in lists]
+    return [watchlist_public(wl) for wl in lists if list_visible(scope, wl.id)]
 
 
 @router.get("/{name}")
-async def get_watchlist(name: str, state: State, _user: CurrentUser) -> WatchlistPublic:
-    return watchlist_public(await run_in_threadpool(state.lists.get, name))
+async def get_watchlist(name: str, state: State, _user: CurrentUser, scope: UserScope) -> WatchlistPublic:
+    """A list of your scope (404 otherwise)."""
+    info = await run_in_threadpool(state.lists.get, name)
+    if not list_visible(scope, info.id):
+        raise out_of_scope(f"list named {name!r}")
+    return watchlist_public(info)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -28,6 +28,13 @@ class UserPublic(PublicModel):
     permissions: list[Permission] = Field(
         default=[], description="What the user's role may do (vigil.services.permissions), for the pages."
     )
+    lists: list[str] = Field(
+        default=[], description="The lists the user is limited to (none: not limited by list; admins never)."
+    )
+    cameras: list[str] = Field(
+        default=[],
+        description="The cameras the user is limited to (none: not limited by camera; admins never).",
+    )
 
 
 class UserCreate(RequestModel):
@@ -39,6 +46,12 @@ class UserCreate(RequestModel):
         None,
         max_length=PASSWORD_MAX_CHARS,
         description="At least 12 characters; leave out to have a random one made (and returned once).",
+    )
+    lists: list[str] | None = Field(
+        None, max_length=1000, description="Limit the user to these lists (by name; []: not limited)."
+    )
+    cameras: list[str] | None = Field(
+        None, max_length=1000, description="Limit the user to these cameras (by name; []: not limited)."
     )
     reason: str = REASON
 
@@ -59,10 +72,17 @@ class UserUpdate(RequestModel):
         max_length=1000,
         description="The lists whose alerts the user gets on the officer view ([]: all).",
     )
+    lists: list[str] | None = Field(
+        None, max_length=1000, description="Limit the user to these lists (by name; []: not limited)."
+    )
+    cameras: list[str] | None = Field(
+        None, max_length=1000, description="Limit the user to these cameras (by name; []: not limited)."
+    )
     reason: str = REASON
 
     @model_validator(mode="after")
     def _something(self) -> UserUpdate:
-        if self.disabled is None and self.role is None and self.password is None and self.watchlists is None:
-            raise ValueError("give at least one of disabled, role, password, watchlists")
+        fields = (self.disabled, self.role, self.password, self.watchlists, self.lists, self.cameras)
+        if all(f is None for f in fields):
+            raise ValueError("give at least one of disabled, role, password, watchlists, lists, cameras")
         return self

@@ -1,11 +1,13 @@
 // The users screen (admins only): everyone's role and state, creating a user (a generated password is
-// shown once), and changing a user's role, disabled flag and the lists whose alerts they get on /m.
+// shown once), and changing a user's role, disabled flag, the lists whose alerts they get on /m, and their
+// scope: the lists and cameras they are limited to (enforced by the API; admins are never limited).
 //
 // data-testid:
 //   screen-title, users-error, users-table, user-row (data-username, data-role, data-disabled),
 //   user-edit, user-toggle, user-error, user-form, user-username-input, user-role-input,
 //   user-password-input, user-reason-input, user-submit, user-form-error, user-created,
-//   user-generated-password, user-edit-role, user-edit-disabled, user-edit-list (data-name)
+//   user-generated-password, user-edit-role, user-edit-disabled, user-edit-list (data-name),
+//   user-scope, user-edit-scope-list (data-name), user-edit-scope-camera (data-name)
 //   (the edit dialog: see dialog.js)
 
 import { api } from "../api.js";
@@ -21,7 +23,7 @@ export function mount(root, ctx) {
     "table",
     { class: "table users-table", "data-testid": "users-table" },
     h("caption", { class: "visually-hidden" }, "Users"),
-    h("thead", null, h("tr", null, ["User", "Role", "State", "Alert lists (mobile)", "Created", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
+    h("thead", null, h("tr", null, ["User", "Role", "State", "Alert lists (mobile)", "Scope", "Created", "Actions"].map((t) => h("th", { scope: "col" }, t)))),
     tbody,
   );
   root.append(
@@ -33,12 +35,18 @@ export function mount(root, ctx) {
 
   let stopped = false;
   let lists = [];
+  let cameras = [];
 
   async function load(focusUser) {
     try {
-      const [users, wls] = await Promise.all([api("GET", "/users"), api("GET", "/watchlists").catch(() => lists)]);
+      const [users, wls, cams] = await Promise.all([
+        api("GET", "/users"),
+        api("GET", "/watchlists").catch(() => lists),
+        api("GET", "/cameras?include_footage=true").catch(() => cameras),
+      ]);
       if (stopped) return;
       lists = wls;
+      cameras = cams;
       showError(error, null);
       tbody.replaceChildren(...users.map(userRow));
       if (focusUser) tbody.querySelector(`[data-username="${CSS.escape(focusUser)}"] [data-testid="user-edit"]`)?.focus();
@@ -57,6 +65,8 @@ export function mount(root, ctx) {
       user.disabled ? "Enable" : "Disable",
     );
     const assigned = user.watchlists || [];
+    const scopeLists = user.lists || [];
+    const scopeCameras = user.cameras || [];
     const row = h(
       "tr",
       { "data-testid": "user-row", dataset: { username: user.username, role: user.role, disabled: String(Boolean(user.disabled)) }, class: user.disabled ? "is-disabled" : null },
@@ -64,6 +74,7 @@ export function mount(root, ctx) {
       h("td", { "data-label": "Role" }, h("span", { class: ["badge", "role-badge", `role-${user.role}`] }, user.role)),
       h("td", { "data-label": "State" }, user.disabled ? h("span", { class: "badge" }, "disabled") : h("span", { class: "badge status-confirmed" }, "active")),
       h("td", { "data-label": "Alert lists (mobile)" }, assigned.length ? h("div", { class: "chips" }, assigned.map((n) => h("span", { class: "list-chip" }, n))) : h("span", { class: "muted", title: "No lists assigned: the mobile view shows alerts from every list" }, "all lists")),
+      h("td", { "data-label": "Scope", "data-testid": "user-scope" }, scopeCell(user, scopeLists, scopeCameras)),
       h("td", { "data-label": "Created" }, user.created_at ? h("span", { title: absolute(user.created_at) }, new Date(user.created_at).toLocaleDateString()) : "—"),
       h("td", { "data-label": "Actions", class: "cell-actions" }, h("div", { class: "row-actions" }, edit, toggle), rowError),
     );
@@ -74,6 +85,12 @@ export function mount(root, ctx) {
       const disabled = h("input", { id: `ue-disabled-${user.id}`, type: "checkbox", checked: Boolean(user.disabled), "data-testid": "user-edit-disabled" });
       const boxes = lists.map((l) =>
         h("input", { type: "checkbox", value: l.name, checked: assigned.includes(l.name), "data-testid": "user-edit-list", dataset: { name: l.name } }),
+      );
+      const scopeBoxes = lists.map((l) =>
+        h("input", { type: "checkbox", value: l.name, checked: scopeLists.includes(l.name), "data-testid": "user-edit-scope-list", dataset: { name: l.name } }),
+      );
+      const cameraBoxes = cameras.map((c) =>
+        h("input", { type: "checkbox", value: c.name, checked: scopeCameras.includes(c.name), "data-testid": "user-edit-scope-camera", dataset: { name: c.name } }),
       );
       const fields = h(
         "div",
@@ -89,6 +106,24 @@ export function mount(root, ctx) {
             ? h("div", { class: "check-list" }, lists.map((l, i) => h("label", { class: "check" }, boxes[i], l.name)))
             : h("p", { class: "muted small" }, "There are no watchlists yet."),
         ),
+        h(
+          "fieldset",
+          null,
+          h("legend", null, "Limited to these lists"),
+          h("p", { class: "hint" }, "None ticked: every list. They see and act on these lists' people and alerts only (admins are never limited)."),
+          lists.length
+            ? h("div", { class: "check-list" }, lists.map((l, i) => h("label", { class: "check" }, scopeBoxes[i], l.name)))
+            : h("p", { class: "muted small" }, "There are no watchlists yet."),
+        ),
+        h(
+          "fieldset",
+          null,
+          h("legend", null, "Limited to these cameras"),
+          h("p", { class: "hint" }, "None ticked: every camera. They see these cameras' status, events and alerts only."),
+          cameras.length
+            ? h("div", { class: "check-list" }, cameras.map((c, i) => h("label", { class: "check" }, cameraBoxes[i], c.name)))
+            : h("p", { class: "muted small" }, "There are no cameras yet."),
+        ),
       );
       const saved = await actionDialog({
         title: `Edit ${user.username}`,
@@ -102,6 +137,14 @@ export function mount(root, ctx) {
           const chosen = boxes.filter((b) => b.checked).map((b) => b.value);
           const before = [...assigned].sort().join("\n");
           if (chosen.slice().sort().join("\n") !== before) body.watchlists = chosen;
+          const changed = (boxesOf, was) => {
+            const now = boxesOf.filter((b) => b.checked).map((b) => b.value);
+            return now.slice().sort().join("\n") !== [...was].sort().join("\n") ? now : null;
+          };
+          const newLists = changed(scopeBoxes, scopeLists);
+          const newCameras = changed(cameraBoxes, scopeCameras);
+          if (newLists) body.lists = newLists;
+          if (newCameras) body.cameras = newCameras;
           if (Object.keys(body).length === 1) throw new Error("Nothing was changed.");
           return api("PATCH", `/users/${encodeURIComponent(user.username)}`, body);
         },
@@ -134,6 +177,14 @@ export function mount(root, ctx) {
   return () => {
     stopped = true;
   };
+}
+
+function scopeCell(user, lists, cameras) {
+  if (user.role === "admin") return h("span", { class: "muted", title: "Administrators are never limited" }, "everything");
+  if (!lists.length && !cameras.length) return h("span", { class: "muted", title: "Not limited to lists or cameras" }, "everything");
+  const chips = (names, label) =>
+    names.length ? h("div", { class: "chips", "aria-label": label }, names.map((n) => h("span", { class: "list-chip" }, n))) : h("span", { class: "muted small" }, `every ${label.slice(0, -1)}`);
+  return h("div", null, chips(lists, "lists"), chips(cameras, "cameras"));
 }
 
 function createForm(onCreated) {
