@@ -48,6 +48,12 @@ def test_bench_live_on_ray_measures_both_runtimes_and_the_overhead(
             assert point["frames_processed"] > 60 * point["cameras"], point  # ~10 frames/s for 12 s
             assert point["cpu_ms_per_frame"] > 0 and point["min_fps"] > 0
             assert point["point"]["per_camera"][0]["state"] == "streaming"
+        everything = all(p["passed"] for p in side["points"])
+        assert side["capacity_at_least"] == everything, "a capacity at the ladder's top is a lower bound"
+        if everything:
+            assert side["capacity"] == 2
+    if nodes["local"]["capacity_at_least"] or nodes["ray"]["capacity_at_least"]:
+        assert "every N tried passed" in result.output
     assert nodes["local"]["points"][0]["ray_cpu_pct"] == 0
     assert nodes["ray"]["points"][0]["ray_cpu_pct"] > 0, "the raylet, GCS and agents are in the CPU"
     assert nodes["ray"]["cluster_start_s"] > 0

@@ -127,9 +127,9 @@ def report_nodes(c: NodeComparison) -> None:
                 console.print(f"  {s.runtime} N={p.cameras} failed: {'; '.join(p.failures)}", markup=False)
     overhead = "-" if c.overhead is None else f"{c.overhead:+.1%}"
     console.print(
-        f"  capacity: local {c.local.capacity}, ray {c.ray.capacity}; CPU per processed frame at N = "
-        f"{c.compared_at}: local {_f(c.cpu_ms('local'), '{:.1f}')} ms, ray {_f(c.cpu_ms('ray'), '{:.1f}')} "
-        f"ms: Ray's overhead at N = {c.compared_at} {overhead}"
+        f"  capacity: local {c.local.capacity_text}, ray {c.ray.capacity_text}; CPU per processed frame at "
+        f"N = {c.compared_at}: local {_f(c.cpu_ms('local'), '{:.1f}')} ms, "
+        f"ray {_f(c.cpu_ms('ray'), '{:.1f}')} ms: Ray's overhead at N = {c.compared_at} {overhead}"
     )
     local, ray = c.line("local"), c.line("ray")
     if local is not None and ray is not None:
@@ -156,13 +156,15 @@ def report_ray_summary(result: RayBenchResult) -> None:
         local, ray = c.line("local"), c.line("ray")
         fixed = "-" if local is None or ray is None else f"{local.fixed_cores:.2f} / {ray.fixed_cores:.2f}"
         table.add_row(
-            str(c.nodes), str(c.local.capacity), str(c.ray.capacity), str(c.compared_at or "-"),
+            str(c.nodes), c.local.capacity_text, c.ray.capacity_text, str(c.compared_at or "-"),
             _f(c.cpu_ms("local"), "{:.1f}"), _f(c.cpu_ms("ray"), "{:.1f}"),
             "-" if c.overhead is None else f"{c.overhead:+.1%}", fixed,
             "-" if per_camera is None else f"{per_camera:+.1%}",
             {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[ok],
         )  # fmt: skip
     console.print(table)
+    if any(s.at_least for c in result.comparisons for s in (c.local, c.ray)):
+        console.print("  ≥ N: every N tried passed; the capacity is at least that (try more --cameras)")
     if any(c.nodes > result.machine.cores for c in result.comparisons):
         console.print(
             f"  more 1-CPU nodes than the machine's {result.machine.cores} cores: they share them "

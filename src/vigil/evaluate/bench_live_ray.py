@@ -116,6 +116,15 @@ class RuntimeSearch:
     def capacity(self) -> int:
         return capacity({p.cameras: p.passed for p in self.points})
 
+    @property
+    def at_least(self) -> bool:
+        """Every N tried passed: the capacity is the ladder's top, a lower bound."""
+        return bool(self.points) and all(p.passed for p in self.points)
+
+    @property
+    def capacity_text(self) -> str:
+        return f"≥ {self.capacity}" if self.at_least else str(self.capacity)
+
     def at(self, cameras: int) -> PointResult | None:
         return next((p for p in self.points if p.cameras == cameras), None)
 
@@ -123,6 +132,7 @@ class RuntimeSearch:
         best = self.at(self.capacity)
         return {
             "runtime": self.runtime, "nodes": self.nodes, "capacity": self.capacity,
+            "capacity_at_least": self.at_least,
             "cluster_start_s": None if self.cluster_s is None else round(self.cluster_s, 2),
             "at_capacity": None if best is None else _summary(best),
             "points": [_summary(p) | {"point": p.as_json()} for p in sorted(self.points, key=_n)],

@@ -26,15 +26,17 @@ def plot_bench_live_ray(result: RayBenchResult, out: Path) -> None:
     runtimes: tuple[Runtime, ...] = ("local", "ray")
     for i, runtime in enumerate(runtimes):
         pos = x - width / 2 + i * width
-        caps = [(c.local if runtime == "local" else c.ray).capacity for c in result.comparisons]
+        searches = [c.local if runtime == "local" else c.ray for c in result.comparisons]
+        caps = [s.capacity for s in searches]
         cpu = np.array([c.cpu_ms(runtime) or np.nan for c in result.comparisons])
         label = "local runtime (N worker processes)" if runtime == "local" else "Ray runtime (1-CPU nodes)"
         cap_ax.bar(pos, caps, width * 0.92, color=f"C{i}", label=label)
         cpu_ax.bar(pos, cpu, width * 0.92, color=f"C{i}", label=label)
-        for p, v in zip(pos, caps, strict=True):
+        for p, v, search in zip(pos, caps, searches, strict=True):
             cap_ax.annotate(
-                str(v), (p, v), textcoords="offset points", xytext=(0, 2), ha="center", fontsize=8
-            )
+                search.capacity_text, (p, v),
+                textcoords="offset points", xytext=(0, 2), ha="center", fontsize=8,
+            )  # fmt: skip
     for xi, c in zip(x, result.comparisons, strict=True):
         ray_ms = c.cpu_ms("ray")
         if c.overhead is not None and ray_ms is not None:
