@@ -356,9 +356,10 @@ export function alertCard(alert, ctx) {
   const actions = reviewButtons(alert, ctx, error);
 
   const travel = alert.impossible_travel ? travelPanel(alert, alert.impossible_travel) : null;
+  const extra = ctx.extra ? ctx.extra(alert) : null; // e.g. the console's "Export evidence"
   card.append(
     shots,
-    h("div", { class: "alert-body" }, head, second, facts, travel, reviews, actions, error),
+    h("div", { class: "alert-body" }, head, second, facts, travel, reviews, actions, extra, error),
   );
   return card;
 }

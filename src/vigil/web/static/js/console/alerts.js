@@ -5,10 +5,11 @@
 //   alert-list, alerts-empty, alerts-error, and on each card (see ../alerts.js): alert-card (data-alert-id,
 //   data-status, data-severity), alert-ack, alert-confirm, alert-reject, alert-second-needed,
 //   alert-error, alert-best-shot, alert-list-photo, alert-person, alert-watchlist, alert-severity,
-//   alert-status, alert-camera, alert-time, alert-score, alert-reviews
+//   alert-status, alert-camera, alert-time, alert-score, alert-reviews, alert-export (./evidence.js)
 
 import { alertCard, placeCard, STATUS_LABEL } from "../alerts.js";
 import { errorBox, h, pref, setPref, showError } from "../dom.js";
+import { exportButton } from "./evidence.js";
 
 const FILTERS = ["all", "new", "acknowledged", "confirmed", "rejected"];
 
@@ -55,6 +56,7 @@ export function mount(root, ctx) {
     layout: "console",
     personExists: (id) => ctx.people.exists(id),
     onReviewed: (updated) => ctx.store.put(updated, { source: "review" }),
+    extra: (alert) => exportButton(alert, ctx.user),
   };
 
   const matches = (alert) => filter === "all" || alert.status === filter;
