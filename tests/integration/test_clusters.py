@@ -138,3 +138,63 @@ def test_naming_enrols_the_person_from_the_best_shots_unless_the_cluster_expired
         clusters.name("alice", other.id, NameRequest("visitors", "Visitor Two", "case 78"), purge_then_enrol)
     with store.db.read() as s:
         assert s.scalar(select(func.count()).where(Person.name == "Visitor Two")) == 0
+
+
+def test_merges_racing_a_purge_leave_every_cluster_whole(
+    db_url: str, tmp_path: Path, engine: Engine, lfw_images: Path
+) -> None:
+    """Merges in one thread while the retention purge deletes half the tracks in another, started at once:
+    whichever lands first, no member points at a deleted track or cluster, no cluster is left empty, and
+    each merge that answered is audited once (those that lost the race answer NotFound and write nothing)."""
+    import threading  # noqa: PLC0415
+
+    from vigil.store.tables import Event  # noqa: PLC0415
+
+    _cfg, store, clusters, tracks = _setup(db_url, tmp_path, engine, lfw_images)
+    clusters.update()
+    _, infos = clusters.all(limit=200)
+    ids = [i.id for i in infos]
+    doomed = {e for i in ids[1::2] for e in clusters.get(i).event_ids}  # every other cluster's tracks
+    with store.db.write() as s:
+        for e in s.scalars(select(Event).where(Event.id.in_(doomed))):
+            e.recorded_at = e.recorded_at - timedelta(days=3)
+    purge = RetentionPurge(store.db, store.media, RetentionConfig(unmatched_hours=24), forget=clusters.forget)
+    start = threading.Barrier(2)
+    merged: list[int] = []
+    refused: list[BaseException] = []
+
+    def merge_pairs() -> None:
+        start.wait()
+        for keep, other in zip(ids[0::2], ids[1::2], strict=False):
+            try:
+                clusters.merge("alice", keep, [other], "same person")
+                merged.append(keep)
+            except NotFound as exc:
+                refused.append(exc)
+
+    def purge_once() -> None:
+        start.wait()
+        purge.purge()
+
+    threads = [threading.Thread(target=merge_pairs), threading.Thread(target=purge_once)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert len(merged) + len(refused) == len(ids) // 2
+
+    with store.db.read() as s:
+        members = s.execute(select(ClusterMember.cluster_id, ClusterMember.event_id)).all()
+        events = set(s.scalars(select(Event.id)))
+        kept = set(s.scalars(select(FaceCluster.id)))
+        merges = s.scalar(select(func.count()).where(AuditEntry.action == "cluster.merge"))
+    assert not doomed & events, "the purge deleted every aged track"
+    assert {e for _, e in members} <= events, "no member of a deleted track"
+    assert {c for c, _ in members} == kept, "no member of a deleted cluster, no empty cluster"
+    counted: dict[int, int] = {}
+    for c, _ in members:
+        counted[c] = counted.get(c, 0) + 1
+    assert counted == {c: clusters.get(c).info.size for c in kept}, "each cluster's size is its members"
+    assert merges == len(merged), "a merge is audited iff it answered"
+    assert sum(counted.values()) == len(tracks) - len(doomed)
