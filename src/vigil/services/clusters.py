@@ -124,9 +124,21 @@ def _recorded() -> object:
     return func.coalesce(Event.recorded_at, Event.end_at)
 
 
+def lock_clusters_of(s: Session, event_ids: Sequence[int]) -> None:
+    """In the purge's transaction, before it deletes anything: lock the clusters of ``event_ids`` in id
+    order, as merges and splits do before they move members. Taking the members first (the delete) and the
+    clusters after would be the opposite order, and a merge at the same moment a deadlock (PostgreSQL)."""
+    ids: set[int] = set()
+    for lo in range(0, len(event_ids), _IN):
+        part = list(event_ids[lo : lo + _IN])
+        ids.update(s.scalars(select(ClusterMember.cluster_id).where(ClusterMember.event_id.in_(part))))
+    _lock(s, sorted(ids))
+
+
 def drop_members(s: Session, event_ids: Sequence[int]) -> int:
-    """In the purge's transaction: take ``event_ids`` out of their clusters and delete the clusters left
-    without members; returns how many clusters went."""
+    """In the purge's transaction (after :func:`lock_clusters_of`): take ``event_ids`` out of their
+    clusters and delete the clusters left without members; returns how many clusters went. The clusters
+    are read again here: a merge that committed while the lock waited moved members into another."""
     touched: set[int] = set()
     for lo in range(0, len(event_ids), _IN):
         part = list(event_ids[lo : lo + _IN])

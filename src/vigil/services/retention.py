@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import and_, delete, func, or_, select, text
 
 from vigil.config import RetentionConfig
-from vigil.services.clusters import drop_members
+from vigil.services.clusters import drop_members, lock_clusters_of
 from vigil.store import audit
 from vigil.store.db import Database
 from vigil.store.media import MediaStore
@@ -109,6 +109,7 @@ class RetentionPurge:
             gone = unmatched + expired_alerts
             crops: set[str] = set()
             clusters = 0
+            lock_clusters_of(s, gone)
             for lo in range(0, len(gone), _BATCH):
                 batch = gone[lo : lo + _BATCH]
                 crops.update(s.scalars(select(EventShot.crop_path).where(EventShot.event_id.in_(batch))))
