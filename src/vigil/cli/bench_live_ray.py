@@ -135,7 +135,7 @@ def report_nodes(c: NodeComparison) -> None:
     if local is not None and ray is not None:
         per_camera = "-" if c.per_camera_overhead is None else f"{c.per_camera_overhead:+.1%}"
         console.print(
-            f"  CPU as fixed + per frame over N = {', '.join(str(p.cameras) for p in c.local.points)}: "
+            f"  CPU as fixed + per frame over N = {', '.join(map(str, c.fitted))} (cameras at full rate): "
             f"local {local.fixed_cores:.2f} cores + {local.ms_per_frame:.1f} ms/frame, ray "
             f"{ray.fixed_cores:.2f} cores + {ray.ms_per_frame:.1f} ms/frame: Ray's overhead per camera "
             f"{per_camera}"

@@ -75,6 +75,9 @@ class CpuLine:
     points: int
 
 
+FULL_RATE = 0.95  # a camera at >= 95% of the best frame rate seen is taken as running at its full rate
+
+
 def fit_cpu_line(samples: Sequence[tuple[float, float]]) -> CpuLine | None:
     """The least-squares line through ``(frames processed per s, CPU cores busy)`` samples; None with fewer
     than two distinct frame rates (a line needs two)."""
@@ -188,10 +191,26 @@ class NodeComparison:
             return None
         return ray / local - 1.0
 
+    def _full_rate(self, n: int) -> bool:
+        """Both runtimes passed N with every camera at its full rate (within 5% of the best mean frame rate
+        of any point): past that the machine is saturated, a camera gets fewer frames for the same CPU,
+        and a point would bend the line."""
+        points = [*self.local.points, *self.ray.points]
+        best = max((p.mean_fps for p in points), default=0.0)
+        a, b = self.local.at(n), self.ray.at(n)
+        return self._passed(n) and all(p is not None and p.min_fps >= FULL_RATE * best for p in (a, b))
+
+    @property
+    def fitted(self) -> list[int]:
+        """The N the CPU lines are fitted over."""
+        return sorted(p.cameras for p in self.local.points if self._full_rate(p.cameras))
+
     def line(self, runtime: Runtime) -> CpuLine | None:
-        """``runtime``'s CPU line over the N that both runtimes passed (every camera at its rate)."""
+        """``runtime``'s CPU line over the N both runtimes passed at the cameras' full rate."""
         search = self.local if runtime == "local" else self.ray
-        samples = [x for p in search.points if self._passed(p.cameras) and (x := cpu_sample(p)) is not None]
+        samples = [
+            x for p in search.points if self._full_rate(p.cameras) and (x := cpu_sample(p)) is not None
+        ]
         return fit_cpu_line(samples)
 
     @property
@@ -225,7 +244,7 @@ class NodeComparison:
             "cpu_lines": {
                 rt: None if (ln := self.line(rt)) is None else {
                     "fixed_cores": round(ln.fixed_cores, 4), "ms_per_frame": round(ln.ms_per_frame, 3),
-                    "points": ln.points,
+                    "points": ln.points, "cameras": self.fitted,
                 }
                 for rt in ("local", "ray")
             },
