@@ -44,7 +44,7 @@ def test_two_cameras_far_apart_flag_the_second_sighting_and_the_advisor_judges_b
     tmp_path: Path, engine: Engine, model_dir: Path, refs: Path, hamilton_clip: Path
 ) -> None:
     settings = _settings(tmp_path, model_dir, travel={"speed_kmh": 100.0})
-    settings["live"]["workers"] = 2
+    settings["live"] |= {"workers": 2, "file_roots": [str(hamilton_clip.parent)]}
     _enrol_miranda(settings, engine, refs, Review.ACKNOWLEDGE)
     with VigilServer(tmp_path / "serve", settings) as vigil, vigil.alerts_socket() as ws:
         api = vigil.client()
