@@ -4,7 +4,7 @@
 // data-testid:
 //   signin-form, signin-username, signin-password, signin-submit, signin-error, signin-message
 //   (see ../signin.js),
-//   topbar, nav, nav-alerts, nav-cameras, nav-lists, nav-events, nav-search, nav-footage, nav-users,
+//   topbar, nav, nav-alerts, nav-cameras, nav-lists, nav-events, nav-search, nav-footage, nav-users, nav-audit,
 //   nav-new-count,
 //   connection (data-state: connecting | live | reconnecting | unauthorized), sound-toggle,
 //   current-user, current-role, signout, skip-link, main, screen-title
@@ -15,6 +15,7 @@ import { h, replace, startClock } from "../dom.js";
 import { signInPanel } from "../signin.js";
 import { beep, installUnlock, loud, muted, onMuteChange, setMuted, unlock } from "../sound.js";
 import * as alertsScreen from "./alerts.js";
+import * as auditScreen from "./audit.js";
 import * as camerasScreen from "./cameras.js";
 import * as eventsScreen from "./events.js";
 import * as footageScreen from "./footage.js";
@@ -26,16 +27,36 @@ const main = document.getElementById("main");
 const topbar = document.getElementById("topbar");
 const announcer = document.getElementById("announcer");
 
+// permission: what /auth/me must list for the screen to be shown at all (an auditor holds no
+// sightings.read: no alerts, people or footage screens, and no alert socket).
+const SIGHTINGS = "sightings.read";
 const ROUTES = [
-  { name: "alerts", label: "Alerts", screen: alertsScreen },
-  { name: "cameras", label: "Cameras", screen: camerasScreen },
-  { name: "lists", label: "Watchlists", screen: listsScreen },
-  { name: "events", label: "Events", screen: eventsScreen },
+  { name: "alerts", label: "Alerts", screen: alertsScreen, permission: SIGHTINGS },
+  { name: "cameras", label: "Cameras", screen: camerasScreen, permission: SIGHTINGS },
+  { name: "lists", label: "Watchlists", screen: listsScreen, permission: SIGHTINGS },
+  { name: "events", label: "Events", screen: eventsScreen, permission: SIGHTINGS },
   // navRole: only listed in the nav for that role; the screen itself tells others what it needs.
-  { name: "search", label: "Search", screen: searchScreen, navRole: "operator" },
-  { name: "footage", label: "Footage", screen: footageScreen },
-  { name: "users", label: "Users", screen: usersScreen, role: "admin" },
+  { name: "search", label: "Search", screen: searchScreen, navRole: "operator", permission: SIGHTINGS },
+  { name: "footage", label: "Footage", screen: footageScreen, permission: SIGHTINGS },
+  { name: "users", label: "Users", screen: usersScreen, role: "admin", permission: "users.manage" },
+  { name: "audit", label: "Audit", screen: auditScreen, permission: "audit.read" },
 ];
+
+/** Whether the user's permissions (from /auth/me) include `permission`. */
+function holds(user, permission) {
+  return Boolean(user) && Array.isArray(user.permissions) && user.permissions.includes(permission);
+}
+
+function visible(user, r) {
+  if (r.permission && !holds(user, r.permission)) return false;
+  const role = r.role || r.navRole;
+  return !role || allows(user, role);
+}
+
+/** The first screen the user may see (alerts for everyone but auditors). */
+function home(user) {
+  return (ROUTES.find((r) => visible(user, r)) || ROUTES[0]).name;
+}
 
 const session = {
   user: null,
@@ -70,7 +91,7 @@ function renderTopbar(user) {
     h(
       "ul",
       null,
-      ROUTES.filter((r) => !(r.role || r.navRole) || allows(user, r.role || r.navRole)).map((r) =>
+      ROUTES.filter((r) => visible(user, r)).map((r) =>
         h(
           "li",
           null,
@@ -116,7 +137,7 @@ function renderTopbar(user) {
     topbar,
     h(
       "a",
-      { class: "brand", href: "#/alerts", "aria-label": "Vigil, alerts" },
+      { class: "brand", href: `#/${home(user)}`, "aria-label": "Vigil, home" },
       h("img", { src: "/static/icons/icon.svg", alt: "", width: "28", height: "28" }),
       h("span", null, "Vigil"),
     ),
@@ -158,6 +179,13 @@ async function startSession(user) {
   session.store.clear();
   const { conn } = renderTopbar(user);
   replace(main, h("p", { class: "loading muted" }, "Loading…"));
+  if (!holds(user, SIGHTINGS)) {
+    // No alerts to stream (an auditor): no socket, no /people.
+    conn.dataset.state = "live";
+    conn.textContent = "Signed in";
+    route();
+    return;
+  }
   await session.people.refresh();
 
   const stream = new AlertStream();
@@ -203,7 +231,7 @@ function parseHash() {
   const hash = location.hash.startsWith("#/") ? location.hash.slice(2) : "";
   const [path] = hash.split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
-  return { name: parts[0] || "alerts", params: parts.slice(1) };
+  return { name: parts[0] || home(session.user), params: parts.slice(1) };
 }
 
 function route(focus = false) {
@@ -224,10 +252,11 @@ function route(focus = false) {
     return;
   }
   document.title = `${entry.label} · Vigil`;
-  if (entry.role && !allows(session.user, entry.role)) {
+  if ((entry.role && !allows(session.user, entry.role)) || (entry.permission && !holds(session.user, entry.permission))) {
+    const needs = entry.role ? `the ${entry.role} role` : `the ${entry.permission} permission`;
     root.append(
       h("h1", { tabindex: "-1", "data-testid": "screen-title" }, entry.label),
-      h("p", { class: "error", role: "alert" }, `This screen needs the ${entry.role} role; you are ${session.user.role}.`),
+      h("p", { class: "error", role: "alert" }, `This screen needs ${needs}; you are ${session.user.role}.`),
     );
     return;
   }
