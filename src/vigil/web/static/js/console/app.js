@@ -4,7 +4,8 @@
 // data-testid:
 //   signin-form, signin-username, signin-password, signin-submit, signin-error, signin-message
 //   (see ../signin.js),
-//   topbar, nav, nav-alerts, nav-cameras, nav-lists, nav-events, nav-search, nav-footage, nav-users, nav-audit,
+//   topbar, nav, nav-alerts, nav-cameras, nav-lists, nav-events, nav-search, nav-footage, nav-users, nav-clusters,
+//   nav-audit,
 //   nav-new-count,
 //   connection (data-state: connecting | live | reconnecting | unauthorized), sound-toggle,
 //   current-user, current-role, signout, skip-link, main, screen-title
@@ -17,6 +18,7 @@ import { beep, installUnlock, loud, muted, onMuteChange, setMuted, unlock } from
 import * as alertsScreen from "./alerts.js";
 import * as auditScreen from "./audit.js";
 import * as camerasScreen from "./cameras.js";
+import * as clustersScreen from "./clusters.js";
 import * as eventsScreen from "./events.js";
 import * as footageScreen from "./footage.js";
 import * as listsScreen from "./lists.js";
@@ -38,6 +40,7 @@ const ROUTES = [
   // navRole: only listed in the nav for that role; the screen itself tells others what it needs.
   { name: "search", label: "Search", screen: searchScreen, navRole: "operator", permission: SIGHTINGS },
   { name: "footage", label: "Footage", screen: footageScreen, permission: SIGHTINGS },
+  { name: "clusters", label: "Unknowns", screen: clustersScreen, permission: SIGHTINGS },
   { name: "users", label: "Users", screen: usersScreen, role: "admin", permission: "users.manage" },
   { name: "audit", label: "Audit", screen: auditScreen, permission: "audit.read" },
 ];
