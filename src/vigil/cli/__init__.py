@@ -14,6 +14,7 @@ from vigil.cli.config import config_app
 from vigil.cli.eval import eval_app
 from vigil.cli.evidence import evidence_app
 from vigil.cli.models import app as models_app
+from vigil.cli.report import report
 from vigil.cli.scan import demo, scan
 from vigil.cli.search import search
 from vigil.cli.serve import serve
@@ -50,6 +51,7 @@ app.add_typer(models_app, name="models")
 app.command("enroll")(enroll)
 app.command("search")(search)
 app.command("purge")(purge)
+app.command("report")(report)
 app.add_typer(lists_app, name="lists")
 app.add_typer(people_app, name="people")
 app.add_typer(db_app, name="db")
