@@ -19,6 +19,7 @@ from rich.table import Table
 
 from vigil.app import Engine, build_engine
 from vigil.cli.bench_chaos import chaos_app
+from vigil.cli.bench_clusters import clusters
 from vigil.cli.bench_embed import embed
 from vigil.cli.bench_embed_pool import embed_pool
 from vigil.cli.bench_identify import identify
@@ -292,4 +293,5 @@ bench_app.command("identify")(identify)
 bench_app.command("embed")(embed)
 bench_app.command("embed-pool")(embed_pool)
 bench_app.command("watchlist")(watchlist)
+bench_app.command("clusters")(clusters)
 bench_app.add_typer(chaos_app, name="chaos")
