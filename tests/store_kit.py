@@ -26,7 +26,7 @@ from vigil.config import VigilConfig
 from vigil.embed.stills import StillEncoder, StillFaces
 from vigil.errors import BadInput
 from vigil.match.gallery import Gallery
-from vigil.model_catalogue import EMBEDDERS
+from vigil.model_catalogue import EMBEDDERS, model_id, spec_for
 from vigil.services.enrol import EnrolmentService, Photo
 from vigil.services.gallery import load_gallery
 from vigil.services.lists import ListService, ListSettings
@@ -235,3 +235,12 @@ class CliOutcome:
 def flat(text: str) -> str:
     """Text with every run of whitespace made one space (Rich wraps at 80 columns under test)."""
     return " ".join(text.split())
+
+
+def configured_vector(config: VigilConfig) -> tuple[str, int, bytes]:
+    """A unit vector stamped with ``config``'s embedder (model id, dimension, bytes): what a seeded
+    enrolment photo needs so that the gallery loads and the server does not ask for a re-embedding."""
+    embed = config.embed
+    spec = spec_for(embed.type, getattr(embed, "model", None))
+    assert spec is not None, embed
+    return model_id(spec, embed.flip), spec.dim, np.full(spec.dim, spec.dim**-0.5, np.float32).tobytes()

@@ -86,19 +86,10 @@ def test_an_auditor_reads_and_filters_the_audit_log_without_alerts(tmp_path: Pat
         expect(page.get_by_test_id("audit-chain")).to_contain_text("intact")
         actors = {rows.nth(i).get_attribute("data-actor") for i in range(rows.count())}
         assert {admin, "audra"} <= actors, actors  # the auditor's own sign-in is audited too
-        before = rows.count()
         for row in rows.all():
             assert row.get_attribute("data-chain") == "ok"
 
-        page.get_by_test_id("audit-actor").select_option(admin)
-        page.get_by_test_id("audit-apply").click()
-        expect(rows.filter(has_text="e2e: case 7")).to_have_count(1)
-        expect(page.locator(f"[data-testid=audit-row]:not([data-actor='{admin}'])")).to_have_count(0)
-        assert 0 < rows.count() < before
-        page.get_by_test_id("audit-action").select_option("list.*")
-        page.get_by_test_id("audit-apply").click()
-        expect(rows).to_have_count(1)
-        assert (rows.first.get_attribute("data-action") or "").startswith("list.")
+        filter_rows(page, admin)
 
         report = page.get_by_test_id("audit-report")
         href = report.get_attribute("href") or ""

@@ -9,7 +9,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
@@ -18,9 +17,9 @@ from tests.browser import DESKTOP, chromium
 from tests.e2e.test_console import add_users, sign_in
 from tests.evidence_kit import SEEN, seed_case
 from tests.serve_kit import VigilServer
+from tests.store_kit import configured_vector
 from vigil.app import open_store
 from vigil.config import VigilConfig
-from vigil.model_catalogue import model_id, spec_for
 from vigil.services.evidence_archive import verify_archive
 from vigil.store.tables import AuditEntry, EventShot, FaceSample
 
@@ -33,13 +32,10 @@ def test_an_operator_exports_an_alert_as_signed_evidence_from_its_card(
     settings = {"model_dir": str(model_dir), "store": {"data_dir": str(tmp_path / "data")}}
     store = open_store(VigilConfig.model_validate(settings))
     case = seed_case(store.db, store.media, refs)
-    embed = store.config.embed
-    spec = spec_for(embed.type, getattr(embed, "model", None))
-    assert spec is not None
+    model, dim, vector = configured_vector(store.config)
     with store.db.write() as s:  # the enrolled photo's vector is the configured embedder's, or serve refuses
         for sample in s.scalars(select(FaceSample)):
-            sample.model_id, sample.dim = model_id(spec, embed.flip), spec.dim
-            sample.embedding = np.full(spec.dim, spec.dim**-0.5, np.float32).tobytes()
+            sample.model_id, sample.dim, sample.embedding = model, dim, vector
         shot = store.media.put("shots", (refs / "ageitgey_obama.jpg").read_bytes(), ".jpg")
         s.add(EventShot(event_id=case.other_alert_id, t_at=SEEN, crop_path=shot, quality=0.9))  # its card's
     store.db.dispose()

@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 
 from tests.api_kit import Api, bearer
 from tests.auth_kit import audit_actions
+from tests.store_kit import configured_vector
 from tests.unit.test_api_auth import OPEN, WS, routes_of
 from vigil.api.state import ApiState
-from vigil.model_catalogue import model_id, spec_for
 from vigil.store.media import sha256_hex
 from vigil.store.tables import (
     Camera,
@@ -123,11 +122,7 @@ def seed(api: Api, refs: Path) -> World:
     shot_path = state.media.put("shots", shot, ".jpg")
     now = datetime.now(UTC)
     ids: dict[str, int] = {}
-    embed = state.config.embed
-    spec = spec_for(embed.type, getattr(embed, "model", None))
-    assert spec is not None
-    model = model_id(spec, embed.flip)  # the enrolment photos are the configured embedder's
-    vector = np.full(spec.dim, spec.dim**-0.5, np.float32).tobytes()
+    model, dim, vector = configured_vector(state.config)  # the enrolment photos are the embedder's
     with api.db.write() as s:
         cams = {n: Camera(name=n, url=f"rtsp://10.0.0.{i}/a", enabled=False, created_at=now)
                 for i, n in enumerate(["c1", "c2"], 1)}  # fmt: skip
@@ -140,7 +135,7 @@ def seed(api: Api, refs: Path) -> World:
                 s.add(WatchlistEntry(watchlist_id=lists[wl].id, person_id=people[person].id, reason="r",
                                      added_by="t", added_at=now))  # fmt: skip
             s.add(FaceSample(person_id=people[person].id, photo_sha256=sha256_hex(shot), photo_path=shot_path,
-                             crop_path=shot_path, embedding=vector, model_id=model, dim=spec.dim, quality={},
+                             crop_path=shot_path, embedding=vector, model_id=model, dim=dim, quality={},
                              created_at=now))  # fmt: skip
         for n, label in enumerate(EVENTS):
             camera, on = cams[f"c{label[0]}"], label[1:]
