@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from vigil.api.deps import AdminUser, RowId, State, require
+from vigil.api.errors import error_responses
 from vigil.api.schemas.tokens import TokenCreate, TokenIssued, TokenPublic
 from vigil.api.schemas.users import UserCreate, UserCreated, UserPublic, UserUpdate
 from vigil.api.state import ApiState
@@ -45,7 +46,7 @@ def list_users(state: State, admin: AdminUser) -> list[UserPublic]:
     return [user_public(state, u, scopes.get(u.id, []), limits.get(u.id, none)) for u in state.users.all()]
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED)
+@router.post("/users", status_code=status.HTTP_201_CREATED, responses=error_responses(404))
 def create_user(body: UserCreate, response: Response, state: State, admin: AdminUser) -> UserCreated:
     """A new user; without a password, a random one is made and returned in this answer only. With
     ``lists`` and/or ``cameras``, limited to them (names checked first: an unknown one creates nobody)."""
