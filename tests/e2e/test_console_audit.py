@@ -104,6 +104,11 @@ def test_an_auditor_reads_and_filters_the_audit_log_without_alerts(tmp_path: Pat
         expect(operator.get_by_test_id("nav-alerts")).to_be_visible()
         expect(operator.get_by_test_id("nav-audit")).to_have_count(0)
         expect(operator.get_by_test_id("connection")).to_have_attribute("data-state", "live")
+        # Signed out from the alerts, the next one to sign in there (the auditor) starts on their own home.
+        operator.get_by_test_id("signout").click()
+        expect(operator.get_by_test_id("signin-username")).to_be_visible()
+        sign_in(operator, "audra")
+        expect(operator.get_by_test_id("screen-title")).to_have_text("Audit log")
         web.assert_quiet()
     assert traffic.denied == [], traffic.denied
     calls = traffic.api_calls()

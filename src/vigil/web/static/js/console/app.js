@@ -224,7 +224,8 @@ function endSession(message) {
   session.stream = null;
   for (const off of session.unsubscribe.splice(0)) off();
   session.store.clear();
-  if (location.hash && location.hash !== "#/alerts") history.replaceState(null, "", "#/alerts");
+  // The next user starts on their own home screen (an auditor's is the audit log), not on this one's.
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
   showSignIn(message);
 }
 
