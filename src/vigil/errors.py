@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -45,6 +45,11 @@ def check_period(since: datetime | None, until: datetime | None, empty: str = "t
     for name, at in (("since", since), ("until", until)):
         if at is not None and at.utcoffset() is None:
             raise BadInput(name, f"{at.isoformat()} has no time zone")
+        if at is not None:
+            try:
+                at.astimezone(UTC)
+            except OverflowError:
+                raise BadInput(name, f"{at.isoformat()} is out of range in UTC") from None
     if since is not None and until is not None and since >= until:
         raise BadInput("since", f"the {empty} is empty: since must be before until")
 
