@@ -58,6 +58,11 @@ class EmbedderSpec:
         flip: Whether mirror averaging is on by default (a second pass per face).
         threshold: The default match threshold (cosine similarity), calibrated on LFW: see docs/accuracy.md.
         lfw: LFW View 2 accuracy measured here (mean over the 10 folds), for ``vigil models ls``.
+        parts: For a fusion, the networks it runs on the same chip (each with its own colour order and
+            normalisation; ``file``, ``layout``, ``colour``, ``mean`` and ``std`` are then those of the
+            chip it is handed, unused). Its vector is the parts' unit vectors, each scaled by
+            1/sqrt(len(parts)) and joined: the cosine of two such vectors is the mean of the parts'
+            cosines (score fusion with equal weights, fixed in advance, not fitted).
     """
 
     name: str
@@ -74,6 +79,7 @@ class EmbedderSpec:
     flip: bool
     threshold: float
     lfw: str
+    parts: tuple[EmbedderSpec, ...] = ()
 
 
 FACEPLUGIN_FR = EmbedderSpec(
@@ -144,12 +150,34 @@ DLIB_RESNET = EmbedderSpec(
 )
 """dlib's ResNet-29 metric network (the original embedder, kept selectable)."""
 
-ONNX_EMBEDDERS: dict[str, EmbedderSpec] = {s.name: s for s in (FACEPLUGIN_FR, MOBILEFACENET_SIRIUS)}
+FUSED_FR512_MFN192 = EmbedderSpec(
+    name="fused-fr512-mfn192",
+    file=None,
+    source="the two files above, run on one chip",
+    licence="MIT (both parts, as their npm packages declare)",
+    alignment="arcface-112",
+    input_size=112,
+    layout="NHWC",
+    colour="RGB",
+    mean=0.0,
+    std=1.0,
+    dim=FACEPLUGIN_FR.dim + MOBILEFACENET_SIRIUS.dim,
+    flip=False,
+    threshold=0.36,
+    lfw="99.38%",
+    parts=(FACEPLUGIN_FR, MOBILEFACENET_SIRIUS),
+)
+"""faceplugin-fr512 and mobilefacenet-sirius fused with equal weights: two networks trained apart err on
+different pairs, so the mean of their cosines separates people better than either (docs/accuracy.md)."""
+
+ONNX_EMBEDDERS: dict[str, EmbedderSpec] = {
+    s.name: s for s in (FUSED_FR512_MFN192, FACEPLUGIN_FR, MOBILEFACENET_SIRIUS)
+}
 """The ONNX embedders by name: what ``embed.model`` may name."""
 
 EMBEDDERS: dict[str, EmbedderSpec] = {**ONNX_EMBEDDERS, DLIB_RESNET.name: DLIB_RESNET}
 
-DEFAULT_ONNX_MODEL = FACEPLUGIN_FR.name
+DEFAULT_ONNX_MODEL = FUSED_FR512_MFN192.name
 
 
 def spec_for(kind: str, model: object) -> EmbedderSpec | None:

@@ -178,12 +178,12 @@ def test_a_site_calibration_can_be_limited_to_cameras_and_a_period(
 
 WHOLE = "every camera, the whole archive"
 FEW = (
-    f"error: store: 150 unknown tracks of faceplugin-fr512 ({WHOLE}; 5 more of other models), a site "
+    f"error: store: 150 unknown tracks of fused-fr512-mfn192 ({WHOLE}; 5 more of other models), a site "
     f"calibration needs at least {MIN_TRACKS}: the finest FPIR it can measure is 1/(tracks × draws)"
 )
 OTHER = (
     f"error: store: its unknown tracks ({WHOLE}) are of another model (250 of dlib-resnet-v1+flip), "
-    "the configured embedder is faceplugin-fr512"
+    "the configured embedder is fused-fr512-mfn192"
 )
 
 
@@ -192,7 +192,7 @@ OTHER = (
     [
         ("few", [], FEW),
         ("few", ["--camera", "door", "--until", "2026-11-02T09:00:00+00:00"],
-         "error: store: 60 unknown tracks of faceplugin-fr512 (camera door; before 2026-11-02 09:00 UTC), "),
+         "error: store: 60 unknown tracks of fused-fr512-mfn192 (camera door; before 2026-11-02 09:00 UTC)"),
         ("other model", [], OTHER),
         ("few", ["--camera", "roof"], "error: no camera named 'roof'"),
         ("few", ["--since", "2026-11-02T09:00:00"], "error: since: 2026-11-02T09:00:00 has no time zone"),

@@ -59,7 +59,7 @@ def test_lists_create_ls_rm(cli: Cli, db: Database) -> None:
     assert wanted[3].startswith("set by hand; calibrated 0.3")
     assert wanted[4:] == ["critical", "two_person", "90", "test:cli"]
     calibrated = float(missing[2])
-    assert 0.3 <= calibrated < 0.4  # faceplugin-fr512 at FPIR 0.001 for a list of one (docs/accuracy.md)
+    assert 0.3 <= calibrated < 0.4  # the default embedder at FPIR 0.001 for a list of one (docs/accuracy.md)
     assert missing[3] == "FPIR 0.001 at 0 people"
     assert missing[4:7] == ["medium", "acknowledge", "30"]
     assert missing[7].startswith("local:")

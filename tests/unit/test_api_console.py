@@ -36,7 +36,7 @@ def test_watchlists_are_created_read_and_removed_by_role_with_audit(api: Api) ->
     default = make_list(api, "vip")
     assert default["threshold"] is None and default["fpir"] is None and default["effective_fpir"] == 0.001
     assert default["effective_threshold"] == default["calibrated_threshold"]
-    assert 0.3 <= default["effective_threshold"] < 0.4  # faceplugin-fr512, one person, FPIR 0.001
+    assert 0.3 <= default["effective_threshold"] < 0.4  # the default embedder, one person, FPIR 0.001
     r = api.client.post(
         "/watchlists", json={"name": "lax", "reason": "r", "threshold": 0.1}, headers=api.admin
     )

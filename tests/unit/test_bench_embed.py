@@ -125,7 +125,13 @@ def test_an_unknown_embedder_is_refused_naming_the_known_ones(text: str) -> None
 
 def test_by_default_every_catalogued_embedder_is_measured_and_dlib_with_and_without_flip() -> None:
     ids = [v.model_id for v in default_variants()]
-    assert ids == ["faceplugin-fr512", "mobilefacenet-sirius", "dlib-resnet-v1+flip", "dlib-resnet-v1"]
+    assert ids == [
+        "fused-fr512-mfn192",
+        "faceplugin-fr512",
+        "mobilefacenet-sirius",
+        "dlib-resnet-v1+flip",
+        "dlib-resnet-v1",
+    ]
 
 
 def test_cli_runs_end_to_end_and_writes_json_and_png(

@@ -16,12 +16,13 @@ from vigil.embed.dlib_resnet import DlibResNetEmbedder, model_id_for
 from vigil.embed.onnx import OnnxEmbedder
 from vigil.embed.template_align import similarity
 from vigil.errors import BadInput, ModelError
-from vigil.model_catalogue import FACEPLUGIN_FR, MOBILEFACENET_SIRIUS
+from vigil.model_catalogue import FACEPLUGIN_FR, FUSED_FR512_MFN192, MOBILEFACENET_SIRIUS
 from vigil.models import dlib_model_paths, find_model
 from vigil.types import FloatArray
 
 EMBEDDERS = {
-    "faceplugin": OnnxEmbedConfig(),
+    "fused": OnnxEmbedConfig(),
+    "faceplugin": OnnxEmbedConfig(model="faceplugin-fr512"),
     "mobilefacenet": OnnxEmbedConfig(model="mobilefacenet-sirius"),
     "dlib": DlibEmbedConfig(),
 }
@@ -55,12 +56,41 @@ def _onnx_file(name: str, model_dir: Path) -> Path:
     return path
 
 
-def test_the_default_is_the_onnx_embedder_with_its_own_threshold(engine: Engine, refs: Path) -> None:
+def test_the_default_is_the_fused_onnx_embedder_with_its_own_threshold(engine: Engine, refs: Path) -> None:
     faces = engine.stills.encode(read_bgr(refs / "ageitgey_two_people.jpg"))
-    assert faces.embeddings.vectors.shape == (2, 512)
+    assert faces.embeddings.vectors.shape == (2, 512 + 192)
     np.testing.assert_allclose(np.linalg.norm(faces.embeddings.vectors, axis=1), 1.0, atol=1e-5)
-    assert faces.embeddings.model_id == "faceplugin-fr512"
-    assert engine.config.match.threshold == FACEPLUGIN_FR.threshold == engine.config.search.min_score
+    assert faces.embeddings.model_id == "fused-fr512-mfn192"
+    assert engine.config.match.threshold == FUSED_FR512_MFN192.threshold == engine.config.search.min_score
+
+
+def test_the_fused_vector_is_its_parts_joined_and_its_cosine_their_mean(model_dir: Path, refs: Path) -> None:
+    """The fusion runs each part on the very chip the part alone would get: its vector is the parts'
+    vectors over sqrt(2), so the cosine of two photos is the mean of the parts' cosines."""
+    engines = {
+        name: build_engine(VigilConfig(model_dir=model_dir, embed=EMBEDDERS[name]))
+        for name in ("fused", "faceplugin", "mobilefacenet")
+    }
+    photos = [refs / "ageitgey_obama.jpg", refs / "ageitgey_obama2.jpg", refs / "ageitgey_biden.jpg"]
+    vectors = {name: np.stack([_vector(e, p) for p in photos]) for name, e in engines.items()}
+    joined = np.concatenate([vectors["faceplugin"], vectors["mobilefacenet"]], axis=1) / np.sqrt(2)
+    np.testing.assert_allclose(vectors["fused"], joined, atol=1e-5)
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        parts = [float(vectors[n][i] @ vectors[n][j]) for n in ("faceplugin", "mobilefacenet")]
+        assert float(vectors["fused"][i] @ vectors["fused"][j]) == pytest.approx(np.mean(parts), abs=1e-5)
+
+
+def test_a_fusion_without_one_of_its_files_names_that_file(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    shutil.copy(_onnx_file("faceplugin", model_dir), tmp_path / "faceplugin_fr_feature.onnx")
+    assert MOBILEFACENET_SIRIUS.file is not None
+    with pytest.raises(
+        ModelError, match=rf"mobilefacenet_sirius\.onnx with sha256 {MOBILEFACENET_SIRIUS.file.sha256}"
+    ):
+        build_face_model(OnnxEmbedConfig(), tmp_path, "yunet", 1)
 
 
 def test_a_threshold_given_is_kept_and_dlib_brings_its_own() -> None:
@@ -164,7 +194,7 @@ def test_a_model_file_with_the_wrong_hash_is_not_used(
     with pytest.raises(
         ModelError, match=rf"faceplugin_fr_feature\.onnx with sha256 {FACEPLUGIN_FR.file.sha256}"
     ):
-        build_face_model(OnnxEmbedConfig(), tmp_path, "yunet", 1)
+        build_face_model(OnnxEmbedConfig(model="faceplugin-fr512"), tmp_path, "yunet", 1)
 
 
 @pytest.mark.parametrize(

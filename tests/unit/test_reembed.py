@@ -45,8 +45,8 @@ def test_a_gallery_is_re_embedded_resumably_and_never_served_half_done(
     assert gallery_models(kit.db) == {old: 4}
 
     with pytest.raises(StoreError, match=rf"4 enrolment photos of 3 people have no {new} vector.*"
-                       r"vigil db reembed --model faceplugin-fr512"):  # fmt: skip
-        check_gallery_model(kit.db, new, "faceplugin-fr512")
+                       r"vigil db reembed --model fused-fr512-mfn192"):  # fmt: skip
+        check_gallery_model(kit.db, new, "fused-fr512-mfn192")
 
     # Killed after the first batch of one photo: what is committed is whole, the rest waits.
     monkeypatch.setattr(reembed, "BATCH", 1)
@@ -61,19 +61,19 @@ def test_a_gallery_is_re_embedded_resumably_and_never_served_half_done(
     assert gallery_models(kit.db) == {old: 4, new: 1}
     assert worker.pending() == 3
     with pytest.raises(StoreError, match="3 enrolment photos"):
-        check_gallery_model(kit.db, new, "faceplugin-fr512")
+        check_gallery_model(kit.db, new, "fused-fr512-mfn192")
     check_gallery_model(kit.db, old, "dlib-resnet-v1")  # the old model still serves, whole
     assert len(load_gallery(kit.db, old, dlib_engine.dim).people) == 3
 
     report = worker.run(ACTOR, "embedder change")
     assert (report.total, report.embedded, report.complete) == (3, 3, True)
-    check_gallery_model(kit.db, new, "faceplugin-fr512")
+    check_gallery_model(kit.db, new, "fused-fr512-mfn192")
     assert worker.pending() == 0 and worker.run(ACTOR, "again").total == 0, "nothing is embedded twice"
     fresh = load_gallery(kit.db, new, engine.dim)
     assert len(fresh.people) == 3 and len(fresh) == 4
     # The new vectors are the new model's: Obama's two photos are closer to each other than to Biden.
     rows = {(x.person_id, x.photo_sha256): x for x in samples(kit.db) if x.model_id == new}
-    assert all(x.dim == 512 for x in rows.values())
+    assert all(x.dim == 704 for x in rows.values())
     obama = [np.frombuffer(x.embedding, "<f4") for (p, _), x in rows.items() if p == min(p for p, _ in rows)]
     assert len(obama) == 2 and float(obama[0] @ obama[1]) > 0.5
     assert [a.action for a in audit_rows(kit.db)].count("gallery.reembed") == 4
@@ -85,5 +85,5 @@ def test_serve_refuses_a_gallery_of_another_model_and_names_the_fix(
     kit = make_kit(db_url, tmp_path, dlib_engine, dlib_engine.config)
     kit.enrol.enrol(ACTOR, EnrolRequest("wanted", "Joe Biden", "case", [kit.photo(refs, BIDEN)]))
     config = VigilConfig(model_dir=model_dir, store=StoreConfig(url=db_url, data_dir=tmp_path / "data"))
-    with pytest.raises(StoreError, match=r"run `vigil db reembed --model faceplugin-fr512`"):
+    with pytest.raises(StoreError, match=r"run `vigil db reembed --model fused-fr512-mfn192`"):
         build_server(config, workers=1)

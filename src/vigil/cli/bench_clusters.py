@@ -83,7 +83,11 @@ def clusters(
         bool, typer.Option("--whispers/--no-whispers", help="Also run dlib Chinese Whispers.")
     ] = True,
     synthetic: Annotated[
-        int, typer.Option(min=0, help="Also time N synthetic 512-d templates added in batches (0: skip).")
+        int,
+        typer.Option(
+            min=0,
+            help="Also time N synthetic templates (of the embedder's dimension) added in batches (0: skip).",
+        ),
     ] = 0,
     seed: Annotated[int, typer.Option(help="Shuffle seed.")] = 0,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Embedding processes.")] = max(
@@ -123,7 +127,7 @@ def clusters(
     if synthetic:
         level = 0.60 if 0.60 in levels else levels[len(levels) // 2]
         console.print(f"[dim]timing {synthetic:,} synthetic templates at {level:.2f}…[/dim]")
-        scaling = run_scaling(synthetic, level, batch, k)
+        scaling = run_scaling(synthetic, level, batch, k, dim=vectors.shape[1])
         _scaling(scaling)
     if out is not None:
         payload = {
@@ -173,6 +177,7 @@ def _table(runs: list[ClusterRun], title: str) -> None:
 
 def _scaling(s: ScalingRun) -> None:
     console.print(
-        f"{s.templates:,} synthetic templates at {s.threshold:.2f}, {s.batch:,} at a time: {s.seconds:.1f} s "
+        f"{s.templates:,} synthetic {s.dim}-d templates at {s.threshold:.2f}, {s.batch:,} at a time: "
+        f"{s.seconds:.1f} s "
         f"({s.ms_per_template:.3f} ms a template), {s.clusters:,} clusters"
     )

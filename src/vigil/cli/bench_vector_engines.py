@@ -43,7 +43,9 @@ def vector_engines(
     hnsw_budget: Annotated[
         float, typer.Option(help="Skip an HNSW build estimated (N·log N) to take longer, in seconds.")
     ] = 600.0,
-    dim: Annotated[int, typer.Option(help="Vector dimensions (512: the default embedder's).")] = 512,
+    dim: Annotated[
+        int, typer.Option(help="Vector dimensions (512: faceplugin-fr512; 704: the default fusion).")
+    ] = 512,
     out: Annotated[
         Path | None, typer.Option(help="Write the results as JSON here (after each size).")
     ] = None,

@@ -94,6 +94,15 @@ def list_models(config: ConfigOption = None, model_dir: ModelDirOption = None) -
                 name, path.name, f"{escape(str(path.parent))} (package)", "not checked", _DLIB_LICENSE
             )
     for spec in EMBEDDERS.values():
+        if spec.parts:
+            ready = all(p.file is not None and find_model(p.file, configured) for p in spec.parts)
+            table.add_row(
+                f"{spec.name} embedder ({spec.dim}-d, LFW {spec.lfw})",
+                " + ".join(p.name for p in spec.parts),
+                "the parts' files" if ready else "[red]missing a part[/red]",
+                "[green]verified[/green]" if ready else "-",
+                escape(spec.licence),
+            )
         if spec.file is None:
             continue
         where = find_model(spec.file, configured)

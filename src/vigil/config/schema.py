@@ -8,7 +8,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vigil.model_catalogue import spec_for
+from vigil.model_catalogue import DEFAULT_ONNX_MODEL, ONNX_EMBEDDERS, spec_for
+
+DEFAULT_THRESHOLD = ONNX_EMBEDDERS[DEFAULT_ONNX_MODEL].threshold
+"""The default embedder's 1:1 threshold (each embedder brings its own: see ``_calibrated_defaults``)."""
 
 
 class _Strict(BaseModel):
@@ -110,9 +113,11 @@ class OnnxEmbedConfig(_Strict):
     landmarks: the default. The model file is found like YuNet's and accepted only with its sha256."""
 
     type: Literal["onnx"] = Field("onnx", description="Chooses an ONNX embedder.")
-    model: Literal["faceplugin-fr512", "mobilefacenet-sirius"] = Field(
-        "faceplugin-fr512",
-        description="Which network (`vigil models ls` shows each with its file, licence and accuracy).",
+    model: Literal["fused-fr512-mfn192", "faceplugin-fr512", "mobilefacenet-sirius"] = Field(
+        "fused-fr512-mfn192",
+        description="Which network: fused-fr512-mfn192 runs faceplugin-fr512 and mobilefacenet-sirius on "
+        "the same chip and averages their scores (`vigil models ls` shows each with its files, licence "
+        "and accuracy).",
     )
     flip: bool = Field(
         False,
@@ -158,12 +163,13 @@ class MatchConfig(_Strict):
         "without match.fpir sets it null.",
     )
     threshold: float = Field(
-        0.30,
+        DEFAULT_THRESHOLD,
         ge=-1.0,
         le=1.0,
         description="Least cosine similarity for an identification: the floor of every calibrated "
         "threshold, and the threshold itself when match.fpir is null [the embedder's 1:1 threshold at FAR "
-        "0.1% on LFW: 0.30 for faceplugin-fr512, 0.92 for dlib; see docs/accuracy.md]. Scores of different "
+        "0.1% on LFW: 0.36 for the default fusion, 0.30 for faceplugin-fr512, 0.92 for dlib; see "
+        "docs/accuracy.md]. Scores of different "
         "embedders are not comparable: set it again when changing embed.",
     )
     min_margin: float = Field(
@@ -511,7 +517,7 @@ class SearchConfig(_Strict):
     """Search by photo over the watchlists and the archive of past detections."""
 
     min_score: float = Field(
-        0.30,
+        DEFAULT_THRESHOLD,
         ge=-1,
         le=1,
         description="Candidates scoring below this are not shown unless a search asks (default: the "
@@ -546,7 +552,8 @@ class ClustersConfig(_Strict):
         ge=-1.0,
         le=1.0,
         description="Least cosine similarity linking two tracks (a cluster is a connected group of links) "
-        "[null: the embedder's, measured on LFW (docs/benchmarks.md): 0.60 for faceplugin-fr512]. "
+        "[null: the embedder's, measured on LFW (docs/benchmarks.md): 0.65 for the default fusion, 0.60 "
+        "for faceplugin-fr512]. "
         "Lower joins more tracks of one person and chains strangers together sooner.",
     )
     neighbours: int = Field(10, ge=1, le=200, description="Nearest tracks examined for links per track.")

@@ -14,10 +14,18 @@ from vigil.config import DlibEmbedConfig, EmbedConfig, OnnxEmbedConfig
 from vigil.embed.base import Aligner, Embedder, FaceModel
 from vigil.embed.dlib_align import BOX_SHAPES, DlibAligner, Landmarker
 from vigil.embed.dlib_resnet import DlibResNetEmbedder
+from vigil.embed.fusion import FusedEmbedder
 from vigil.embed.onnx import OnnxEmbedder
 from vigil.embed.template_align import TemplateAligner
 from vigil.errors import ModelError
-from vigil.model_catalogue import ARCFACE_112, DLIB5_IN_ARCFACE_112, DLIB_RESNET, ONNX_EMBEDDERS
+from vigil.model_catalogue import (
+    ARCFACE_112,
+    DLIB5_IN_ARCFACE_112,
+    DLIB_RESNET,
+    ONNX_EMBEDDERS,
+    EmbedderSpec,
+    model_id,
+)
 from vigil.models import dlib_model_paths, find_model, model_search_path
 
 
@@ -32,10 +40,8 @@ def _dlib(config: EmbedConfig, model_dir: Path | None, detector: str, threads: i
     return FaceModel(DLIB_RESNET, _dlib_aligner(detector), embedder)
 
 
-def _onnx(config: EmbedConfig, model_dir: Path | None, detector: str, threads: int) -> FaceModel:
-    if not isinstance(config, OnnxEmbedConfig):
-        raise TypeError(config)
-    spec = ONNX_EMBEDDERS[config.model]
+def _onnx_network(spec: EmbedderSpec, model_dir: Path | None, flip: bool, threads: int) -> OnnxEmbedder:
+    """One ONNX network of the catalogue, its file found and checked (sha256, input and output shape)."""
     if spec.file is None:
         raise ModelError(f"{spec.name}: the catalogue names no model file")
     path = find_model(spec.file, model_dir)
@@ -46,7 +52,23 @@ def _onnx(config: EmbedConfig, model_dir: Path | None, detector: str, threads: i
             f"it comes from {spec.source}: put it in one of those folders (`vigil models install DIR` "
             "copies verified files into the user cache), or choose `embed: {type: dlib}`"
         )
-    embedder = OnnxEmbedder(spec, path, flip=config.flip, threads=config.threads or threads)
+    return OnnxEmbedder(spec, path, flip=flip, threads=threads)
+
+
+def _onnx(config: EmbedConfig, model_dir: Path | None, detector: str, threads: int) -> FaceModel:
+    if not isinstance(config, OnnxEmbedConfig):
+        raise TypeError(config)
+    spec = ONNX_EMBEDDERS[config.model]
+    threads = config.threads or threads
+    embedder: Embedder
+    if spec.parts:
+        for part in spec.parts:
+            if (part.alignment, part.input_size) != (spec.alignment, spec.input_size):
+                raise ModelError(f"{spec.name}: part {part.name} takes another chip than the fusion cuts")
+        networks = [_onnx_network(part, model_dir, config.flip, threads) for part in spec.parts]
+        embedder = FusedEmbedder(model_id(spec, config.flip), networks)
+    else:
+        embedder = _onnx_network(spec, model_dir, config.flip, threads)
     aligner = TemplateAligner(ARCFACE_112, spec.input_size, _dlib_aligner(detector), DLIB5_IN_ARCFACE_112)
     return FaceModel(spec, aligner, embedder)
 

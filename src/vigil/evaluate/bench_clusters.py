@@ -63,6 +63,7 @@ class ScalingRun:
     threshold: float
     seconds: float
     clusters: int
+    dim: int
 
     @property
     def ms_per_template(self) -> float:
@@ -150,13 +151,17 @@ def synthetic_templates(templates: int, dim: int = 512, seed: int = 0) -> FloatA
     return unit
 
 
-def run_scaling(templates: int, threshold: float, batch: int, k: int = DEFAULT_K) -> ScalingRun:
-    """The time to add ``templates`` synthetic templates ``batch`` at a time to an exact-index graph."""
-    vectors = synthetic_templates(templates)
+def run_scaling(
+    templates: int, threshold: float, batch: int, k: int = DEFAULT_K, dim: int = 512
+) -> ScalingRun:
+    """The time to add ``templates`` synthetic ``dim``-d templates ``batch`` at a time to an exact-index
+    graph."""
+    vectors = synthetic_templates(templates, dim)
     start = time.perf_counter()
     labels = threshold_clusters(vectors, threshold, k, batch)
     seconds = time.perf_counter() - start
-    return ScalingRun(templates, batch, threshold, seconds, int(labels.max()) + 1 if len(labels) else 0)
+    clusters = int(labels.max()) + 1 if len(labels) else 0
+    return ScalingRun(templates, batch, threshold, seconds, clusters, dim)
 
 
 def as_json(runs: list[ClusterRun], scaling: ScalingRun | None) -> dict[str, object]:

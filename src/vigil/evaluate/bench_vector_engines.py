@@ -6,7 +6,7 @@ PostgreSQL with pgvector is not a Debian package here; the PyPI wheel ``pgserver
 cluster from the wheel's own binaries (:class:`~vigil.evaluate.pg_cluster.LocalCluster`: a temporary
 folder, 127.0.0.1 only, deleted after), loads the vectors by binary ``COPY`` and measures each index
 one query at a time over the loopback connection, as a search by photo would ask it. The faces are
-:class:`~vigil.evaluate.synthetic_gallery.SyntheticGallery` unit vectors at the default embedder's 512
+:class:`~vigil.evaluate.synthetic_gallery.SyntheticGallery` unit vectors at faceplugin-fr512's 512
 dimensions, the probes noisy copies of stored faces with their brute-force nearest face as the right
 answer (as in ``vigil bench search``, whose FAISS runs are reused here unchanged).
 """
@@ -33,7 +33,7 @@ from vigil.evaluate.synthetic_gallery import Probes, SyntheticGallery, make_prob
 from vigil.search.index import IvfSettings
 from vigil.types import FloatArray
 
-DIM = 512  # the default embedder's
+DIM = 512  # faceplugin-fr512's, at which docs/benchmarks.md measured them (the default fusion: 704)
 TOP_K = 10
 WARMUP_QUERIES = 20  # untimed, before each pgvector setting: the index pages into shared buffers
 HNSW_M = 16

@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 BATCH = 1000  # unknown tracks clustered per transaction
 _IN = 5000  # ids per IN (...)
 MAX_PAGE = 200
-LFW_THRESHOLDS: dict[str, float] = {"faceplugin-fr512": 0.60}
+LFW_THRESHOLDS: dict[str, float] = {"fused-fr512-mfn192": 0.65, "faceplugin-fr512": 0.60}
 """The least link score per embedder (catalogue name): the lowest at which clusters of LFW's 13,233
 photos kept a pairwise precision of 0.99 or more (``vigil bench clusters``, docs/benchmarks.md)."""
 
