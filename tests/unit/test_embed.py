@@ -83,9 +83,10 @@ def test_the_fused_vector_is_its_parts_joined_and_its_cosine_their_mean(model_di
 def test_a_fusion_without_one_of_its_files_names_that_file(
     model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    faceplugin = _onnx_file("faceplugin", model_dir)  # found before the search path is narrowed
     monkeypatch.setenv("VIGIL_MODEL_DIR", str(tmp_path))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    shutil.copy(_onnx_file("faceplugin", model_dir), tmp_path / "faceplugin_fr_feature.onnx")
+    shutil.copy(faceplugin, tmp_path / "faceplugin_fr_feature.onnx")
     assert MOBILEFACENET_SIRIUS.file is not None
     with pytest.raises(
         ModelError, match=rf"mobilefacenet_sirius\.onnx with sha256 {MOBILEFACENET_SIRIUS.file.sha256}"
