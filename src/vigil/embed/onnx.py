@@ -22,7 +22,8 @@ def _session(path: Path, threads: int) -> Any:
     options.log_severity_level = 3
     # Idle intra-op threads must sleep, not spin: a fusion runs two sessions one after the other and the
     # first one's spinning threads took the cores from the second (41.6 ms a face on 2 threads, 22.4 ms
-    # without spinning, where one session alone changes by ~1%); camera workers share the cores too.
+    # without spinning; one session alone: ~1% slower on 1 thread, up to ~6% on 2, docs/benchmarks.md);
+    # camera workers share the cores too.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
