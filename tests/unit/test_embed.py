@@ -56,6 +56,13 @@ def _onnx_file(name: str, model_dir: Path) -> Path:
     return path
 
 
+def only_in(folder: Path, monkeypatch: pytest.MonkeyPatch, source: Path, name: str) -> None:
+    """Models are looked for only in ``folder`` (and an empty cache), which holds ``source`` as ``name``."""
+    monkeypatch.setenv("VIGIL_MODEL_DIR", str(folder))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder / "cache"))
+    shutil.copy(source, folder / name)
+
+
 def test_the_default_is_the_fused_onnx_embedder_with_its_own_threshold(engine: Engine, refs: Path) -> None:
     faces = engine.stills.encode(read_bgr(refs / "ageitgey_two_people.jpg"))
     assert faces.embeddings.vectors.shape == (2, 512 + 192)
@@ -83,10 +90,7 @@ def test_the_fused_vector_is_its_parts_joined_and_its_cosine_their_mean(model_di
 def test_a_fusion_without_one_of_its_files_names_that_file(
     model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    faceplugin = _onnx_file("faceplugin", model_dir)  # found before the search path is narrowed
-    monkeypatch.setenv("VIGIL_MODEL_DIR", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    shutil.copy(faceplugin, tmp_path / "faceplugin_fr_feature.onnx")
+    only_in(tmp_path, monkeypatch, _onnx_file("faceplugin", model_dir), "faceplugin_fr_feature.onnx")
     assert MOBILEFACENET_SIRIUS.file is not None
     with pytest.raises(
         ModelError, match=rf"mobilefacenet_sirius\.onnx with sha256 {MOBILEFACENET_SIRIUS.file.sha256}"
@@ -187,10 +191,7 @@ def test_a_model_file_with_the_wrong_hash_is_not_used(
 ) -> None:
     """A file of the right name but other content is skipped; with no valid copy the embedder cannot be
     built, and the error names the file, the hash expected and where it comes from."""
-    other = _onnx_file("mobilefacenet", model_dir)
-    monkeypatch.setenv("VIGIL_MODEL_DIR", str(tmp_path))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    shutil.copy(other, tmp_path / "faceplugin_fr_feature.onnx")
+    only_in(tmp_path, monkeypatch, _onnx_file("mobilefacenet", model_dir), "faceplugin_fr_feature.onnx")
     assert FACEPLUGIN_FR.file is not None
     with pytest.raises(
         ModelError, match=rf"faceplugin_fr_feature\.onnx with sha256 {FACEPLUGIN_FR.file.sha256}"
